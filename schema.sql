@@ -1,0 +1,461 @@
+-- ashby-sync schema: the sole source of the database's shape.
+-- Idempotent: `ashby-sync db migrate` applies it whole, any number of times.
+-- Every mirror table is keyed by (account_id, id): one deployment serves many Ashby orgs.
+
+create extension if not exists pg_trgm;
+
+create table if not exists schema_version (
+  version integer primary key,
+  applied_at timestamptz not null default now()
+);
+insert into schema_version (version) values (1) on conflict do nothing;
+
+-- A connected Ashby org. Secrets are Fernet tokens (ASHBY_SYNC_SECRET_KEY); never stored in clear.
+create table if not exists accounts (
+  id uuid primary key default gen_random_uuid(),
+  name text not null unique,
+  base_url text not null,
+  api_key_enc bytea not null,
+  webhook_secret_enc bytea,
+  previous_webhook_secret_enc bytea,
+  max_in_flight integer not null default 4 check (max_in_flight between 1 and 64),
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+
+-- Raw webhook deliveries, committed before the receiver answers 2xx.
+create table if not exists webhook_inbox (
+  account_id uuid not null references accounts (id) on delete cascade,
+  webhook_action_id text not null,
+  action text not null,
+  body bytea not null,
+  status text not null default 'pending'
+    check (status in ('pending', 'applied', 'skipped', 'failed', 'rejected')),
+  attempts integer not null default 0,
+  last_error text,
+  received_at timestamptz not null default now(),
+  applied_at timestamptz,
+  primary key (account_id, webhook_action_id, action)
+);
+create index if not exists webhook_inbox_pending on webhook_inbox (received_at) where status = 'pending';
+
+-- Ashby webhooks this deployment registered (Ashby has no webhook.list).
+create table if not exists ashby_webhooks (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  webhook_type text not null,
+  request_url text not null,
+  enabled boolean not null,
+  created_at timestamptz not null default now(),
+  primary key (account_id, id)
+);
+
+-- One row per (account, resource): the stored syncToken, the cursor of a pass in progress, the last outcome.
+create table if not exists sync_state (
+  account_id uuid not null references accounts (id) on delete cascade,
+  resource text not null,
+  sync_token text,
+  cursor text,
+  pass_mode text check (pass_mode in ('full', 'incremental')),
+  pass_started_at timestamptz,
+  pass_rows bigint not null default 0,
+  pass_pages integer not null default 0,
+  last_success_at timestamptz,
+  last_mode text,
+  last_rows bigint,
+  last_pages integer,
+  last_duration_ms bigint,
+  last_error text,
+  last_error_at timestamptz,
+  full_requested boolean not null default false,
+  primary key (account_id, resource)
+);
+
+-- Outbox of derived events (offer.accepted, candidate.hired), written in the mirror's transaction.
+create table if not exists events (
+  id text primary key,
+  account_id uuid not null references accounts (id) on delete cascade,
+  type text not null,
+  subject_id text not null,
+  payload jsonb not null,
+  created_at timestamptz not null default now(),
+  unique (account_id, type, subject_id)
+);
+create index if not exists events_account_created on events (account_id, created_at);
+
+-- Platforms that receive events by push. The secret is encrypted at rest.
+create table if not exists subscriptions (
+  id uuid primary key default gen_random_uuid(),
+  account_id uuid references accounts (id) on delete cascade,
+  url text not null,
+  event_types text[] not null,
+  secret_enc bytea not null,
+  enabled boolean not null default true,
+  created_at timestamptz not null default now()
+);
+
+create table if not exists deliveries (
+  event_id text not null references events (id) on delete cascade,
+  subscription_id uuid not null references subscriptions (id) on delete cascade,
+  status text not null default 'pending' check (status in ('pending', 'delivered', 'failed', 'dead')),
+  attempts integer not null default 0,
+  next_attempt_at timestamptz not null default now(),
+  last_status integer,
+  last_error text,
+  delivered_at timestamptz,
+  primary key (event_id, subscription_id)
+);
+create index if not exists deliveries_due on deliveries (next_attempt_at) where status in ('pending', 'failed');
+
+-- Bearer tokens for MCP and the events feed, stored as SHA-256 hashes only.
+create table if not exists mcp_tokens (
+  id uuid primary key default gen_random_uuid(),
+  account_id uuid not null references accounts (id) on delete cascade,
+  token_hash bytea not null unique,
+  scope text not null check (scope in ('read', 'write')),
+  created_at timestamptz not null default now(),
+  expires_at timestamptz,
+  revoked_at timestamptz
+);
+
+-- array_to_string is only STABLE; this wrapper lets a generated column index text arrays.
+create or replace function ashby_join(text[]) returns text
+  language sql immutable parallel safe
+  as $$ select coalesce(array_to_string($1, ' '), '') $$;
+
+-- Mirror tables: typed columns for what is filtered or joined, the whole object in raw.
+create table if not exists candidates (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  name text,
+  primary_email text,
+  primary_phone text,
+  emails text[] not null default '{}',
+  phones text[] not null default '{}',
+  company text,
+  position text,
+  school text,
+  tag_ids text[] not null default '{}',
+  tags text[] not null default '{}',
+  source_id text,
+  application_ids text[] not null default '{}',
+  created_at timestamptz,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists applications (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  candidate_id text,
+  job_id text,
+  status text,
+  stage_id text,
+  stage_title text,
+  stage_type text,
+  source_id text,
+  archive_reason_id text,
+  archived_at timestamptz,
+  created_at timestamptz,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists jobs (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  title text,
+  status text,
+  employment_type text,
+  department_id text,
+  location_id text,
+  default_interview_plan_id text,
+  confidential boolean,
+  opened_at timestamptz,
+  closed_at timestamptz,
+  created_at timestamptz,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists offers (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  application_id text,
+  acceptance_status text,
+  offer_status text,
+  approval_status text,
+  decided_at timestamptz,
+  start_date timestamptz,
+  salary_value numeric,
+  salary_currency text,
+  created_at timestamptz,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists interview_schedules (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  application_id text,
+  interview_stage_id text,
+  status text,
+  created_at timestamptz,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists interview_events (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  interview_schedule_id text,
+  interview_id text,
+  start_time timestamptz,
+  end_time timestamptz,
+  has_submitted_feedback boolean,
+  created_at timestamptz,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists interviews (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  title text,
+  job_id text,
+  is_archived boolean,
+  is_debrief boolean,
+  feedback_form_definition_id text,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists interview_plans (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  title text,
+  is_archived boolean,
+  created_at timestamptz,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists users (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  first_name text,
+  last_name text,
+  email text,
+  global_role text,
+  is_enabled boolean,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists departments (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  name text,
+  parent_id text,
+  is_archived boolean,
+  created_at timestamptz,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists locations (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  name text,
+  parent_location_id text,
+  is_archived boolean,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists openings (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  opening_state text,
+  is_archived boolean,
+  opened_at timestamptz,
+  closed_at timestamptz,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists projects (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  title text,
+  is_archived boolean,
+  created_at timestamptz,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists candidate_tags (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  title text,
+  is_archived boolean,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists custom_fields (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  title text,
+  object_type text,
+  field_type text,
+  is_archived boolean,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists feedback_form_definitions (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  title text,
+  is_archived boolean,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists application_feedback (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  application_id text,
+  interview_id text,
+  submitted_by_user_id text,
+  submitted_at timestamptz,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists job_postings (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  job_id text,
+  title text,
+  is_listed boolean,
+  employment_type text,
+  published_date date,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists sources (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  title text,
+  source_type text,
+  is_archived boolean,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists archive_reasons (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  text text,
+  reason_type text,
+  is_archived boolean,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+create table if not exists interview_stages (
+  account_id uuid not null references accounts (id) on delete cascade,
+  id text not null,
+  interview_plan_id text,
+  title text,
+  type text,
+  order_in_plan integer,
+  updated_at timestamptz,
+  raw jsonb not null,
+  synced_at timestamptz not null default now(),
+  deleted_at timestamptz,
+  primary key (account_id, id)
+);
+
+-- Candidate search: full text over names, contacts, employer, school and tags; trigrams for fuzzy lookups.
+alter table candidates add column if not exists search tsvector generated always as (
+  to_tsvector('simple',
+    coalesce(name, '') || ' ' || ashby_join(emails) || ' ' || ashby_join(phones) || ' ' ||
+    coalesce(company, '') || ' ' || coalesce(position, '') || ' ' || coalesce(school, '') || ' ' || ashby_join(tags))
+) stored;
+create index if not exists candidates_search on candidates using gin (search);
+create index if not exists candidates_name_trgm on candidates using gin (name gin_trgm_ops);
+create index if not exists candidates_email_trgm on candidates using gin (primary_email gin_trgm_ops);
+create index if not exists candidates_tag_ids on candidates using gin (tag_ids);
+create index if not exists candidates_updated on candidates (account_id, updated_at);
+
+create index if not exists applications_candidate on applications (account_id, candidate_id);
+create index if not exists applications_job_stage on applications (account_id, job_id, stage_id);
+create index if not exists applications_status on applications (account_id, status);
+create index if not exists offers_application on offers (account_id, application_id);
+create index if not exists interview_schedules_application on interview_schedules (account_id, application_id);
+create index if not exists application_feedback_application on application_feedback (account_id, application_id);
+create index if not exists interview_stages_plan on interview_stages (account_id, interview_plan_id);

@@ -54,7 +54,9 @@ RESOURCES: tuple[Resource, ...] = (
     _inc("projects", "project.list", "project.info"),
     _inc("candidate_tags", "candidateTag.list", includeArchived=True),
     _inc("custom_fields", "customField.list", "customField.info", includeArchived=True),
-    _inc("feedback_form_definitions", "feedbackFormDefinition.list", "feedbackFormDefinition.info", includeArchived=True),
+    _inc(
+        "feedback_form_definitions", "feedbackFormDefinition.list", "feedbackFormDefinition.info", includeArchived=True
+    ),
     _inc("application_feedback", "applicationFeedback.list"),
     _snap("job_postings", "jobPosting.list", "jobPosting.info", includeUnpublishedJobPostings=True),
     _snap("sources", "source.list", includeArchived=True),

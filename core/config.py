@@ -39,7 +39,5 @@ class Settings(BaseModel):
     def secret_key(self) -> SecretStr:
         """The Fernet key that encrypts secrets at rest; a clear error when it is not set."""
         if self.ashby_sync_secret_key is None:
-            raise ConfigError(
-                "ASHBY_SYNC_SECRET_KEY is not set: run `ashby-sync keygen` and export the key it prints"
-            )
+            raise ConfigError("ASHBY_SYNC_SECRET_KEY is not set: run `ashby-sync keygen` and export the key it prints")
         return self.ashby_sync_secret_key
