@@ -1,0 +1,75 @@
+import uuid
+
+import asyncpg
+import pytest
+
+from store.errors import DatabaseUnavailableError
+from store.migrate import migrate
+from tests.conftest import TEST_DATABASE_URL
+
+BASE = TEST_DATABASE_URL.rpartition("/")[0]
+
+
+async def _tables(url: str) -> dict[str, str]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "select table_name, string_agg(column_name || ':' || data_type, ',' order by column_name) as cols "
+            "from information_schema.columns where table_schema = 'public' group by table_name"
+        )
+        return {r["table_name"]: r["cols"] for r in rows}
+    finally:
+        await conn.close()
+
+
+async def _drop(name: str) -> None:
+    admin = await asyncpg.connect(TEST_DATABASE_URL)
+    try:
+        await admin.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        await admin.close()
+
+
+async def test_migrate_creates_the_database_and_is_a_no_op_the_second_time() -> None:
+    name = f"ashby_mig_{uuid.uuid4().hex[:10]}"
+    url = f"{BASE}/{name}"
+    try:
+        assert await migrate(url) == 1
+        first = await _tables(url)
+        assert await migrate(url) == 1
+        assert await _tables(url) == first
+        for table in (
+            "accounts",
+            "webhook_inbox",
+            "sync_state",
+            "events",
+            "deliveries",
+            "subscriptions",
+            "mcp_tokens",
+            "candidates",
+            "applications",
+            "jobs",
+            "offers",
+            "interview_stages",
+        ):
+            assert table in first
+        for col in ("account_id:uuid", "id:text", "raw:jsonb", "updated_at:", "synced_at:", "deleted_at:"):
+            assert col in first["candidates"]
+        conn = await asyncpg.connect(url)
+        try:
+            assert await conn.fetchval("select count(*) from schema_version") == 1
+        finally:
+            await conn.close()
+    finally:
+        await _drop(name)
+
+
+async def test_migrate_to_an_unreachable_server_gives_a_clear_error() -> None:
+    with pytest.raises(DatabaseUnavailableError) as info:
+        await migrate("postgresql://127.0.0.1:1/nowhere")
+    assert "127.0.0.1:1/nowhere" in str(info.value)
+
+
+async def test_migrate_without_a_database_name_is_refused() -> None:
+    with pytest.raises(DatabaseUnavailableError):
+        await migrate(BASE)
