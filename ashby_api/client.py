@@ -1,0 +1,678 @@
+"""The Ashby API client: one POST per call, status and envelope mapped to `ashby_api.errors`; never retries.
+
+Retrying is `ashby_api.retry`'s job: pass a `Retrier` to `iter_pages`, or wrap single calls in `with_retries`.
+"""
+
+import asyncio
+import dataclasses
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Generic, Protocol, Self, TypeVar, overload
+
+import aiohttp
+import orjson
+from multidict import CIMultiDictProxy
+from pydantic import SecretStr, ValidationError
+
+from ashby_api.errors import (
+    AshbyForbidden,
+    AshbyHTTPError,
+    AshbyProtocolError,
+    AshbyRateLimited,
+    AshbyServerError,
+    AshbyTransportError,
+    AshbyUnauthorized,
+    parse_retry_after,
+    request_failed,
+)
+from ashby_api.models import (
+    MODELS,
+    RESOURCE_OF,
+    ApiKeyInfo,
+    Application,
+    ApplicationFeedback,
+    ArchiveReason,
+    AshbyModel,
+    AshbyRecord,
+    Candidate,
+    CandidateTag,
+    CustomField,
+    Department,
+    FeedbackFormDefinition,
+    Interview,
+    InterviewEvent,
+    InterviewPlan,
+    InterviewSchedule,
+    InterviewStage,
+    Job,
+    JobPosting,
+    Location,
+    Note,
+    Offer,
+    Opening,
+    Page,
+    Project,
+    Source,
+    User,
+    WebhookSetting,
+)
+from ashby_api.resources import BY_NAME, RESOURCES, Resource, SyncMode
+
+REQUEST_ID_HEADER = "x-ashby-request-id"
+DEFAULT_LIMIT = 100  # Ashby's maximum page size
+
+# The id parameter of each `.info` endpoint (Ashby's names are not uniform).
+INFO_ID_PARAM: dict[str, str] = {
+    "candidate.info": "id",
+    "application.info": "applicationId",
+    "job.info": "id",
+    "offer.info": "offerId",
+    "interview.info": "id",
+    "user.info": "userId",
+    "department.info": "departmentId",
+    "location.info": "locationId",
+    "opening.info": "openingId",
+    "project.info": "projectId",
+    "customField.info": "customFieldId",
+    "feedbackFormDefinition.info": "feedbackFormDefinitionId",
+    "jobPosting.info": "jobPostingId",
+    "interviewStage.info": "interviewStageId",
+}
+
+_BY_ENDPOINT: dict[str, Resource] = {r.endpoint: r for r in RESOURCES}
+
+T = TypeVar("T")
+R = TypeVar("R", bound=AshbyRecord)
+A = TypeVar("A", bound=AshbyModel)
+R_co = TypeVar("R_co", bound=AshbyRecord, covariant=True)
+
+
+class Retrier(Protocol):
+    """Runs `fn`, retrying it as it sees fit (`ashby_api.retry.Retrier`)."""
+
+    async def __call__(self, fn: Callable[[], Awaitable[T]], /) -> T: ...
+
+
+class ListFn(Protocol[R]):
+    """A typed list call such as `client.list_candidates(cursor=..., sync_token=...)`."""
+
+    def __call__(
+        self,
+        *,
+        cursor: str | None = None,
+        sync_token: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        params: Mapping[str, Any] | None = None,
+    ) -> Awaitable[Page[R]]: ...
+
+
+class InfoFn(Protocol[R_co]):
+    """A typed info call such as `client.info_candidate(candidate_id)`."""
+
+    def __call__(self, id: str, /) -> Awaitable[R_co]: ...
+
+
+# Typed per-resource methods -----------------------------------------------------------------------------------
+
+
+class ListMethod(Generic[R]):
+    """`AshbyClient.list_<resource>`: `list_models` bound to one model, typed."""
+
+    def __init__(self, model: type[R]) -> None:
+        self.model = model
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, client: "AshbyClient", owner: type[Any]) -> ListFn[R]: ...
+    def __get__(self, client: "AshbyClient | None", owner: type[Any]) -> Self | ListFn[R]:
+        if client is None:
+            return self
+        return functools.partial(client.list_models, self.model)
+
+
+class InfoMethod(Generic[R]):
+    """`AshbyClient.info_<resource>`: `info` bound to one model, typed."""
+
+    def __init__(self, model: type[R]) -> None:
+        self.model = model
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, client: "AshbyClient", owner: type[Any]) -> InfoFn[R]: ...
+    def __get__(self, client: "AshbyClient | None", owner: type[Any]) -> Self | InfoFn[R]:
+        if client is None:
+            return self
+        return functools.partial(client.info, self.model)
+
+
+class AshbyClient:
+    """Talks to one Ashby account. Owns no connections: `session` belongs to the process.
+
+    At most `max_in_flight` requests of this client are in flight at once; each has a `timeout` in seconds.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        api_key: str | SecretStr,
+        max_in_flight: int = 4,
+        timeout: float = 30,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        self._session = session
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._headers = {
+            "Authorization": aiohttp.BasicAuth(key, "").encode(),  # the key as user, an empty password
+            "Content-Type": "application/json",
+            "Accept": "application/json; version=1",
+        }
+        self._semaphore = asyncio.Semaphore(max_in_flight)
+        self._client_timeout = aiohttp.ClientTimeout(total=timeout)
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"AshbyClient(base_url={self.base_url!r})"
+
+    # Transport ------------------------------------------------------------------------------------------------
+
+    async def call(self, endpoint: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """POST `body` to `endpoint` and return the success envelope.
+
+        Raises:
+            AshbyError: the subclass for the failure (see `ashby_api.errors`).
+        """
+        data = orjson.dumps(dict(body or {}))
+        async with self._semaphore:
+            try:
+                async with self._session.post(
+                    f"{self.base_url}/{endpoint}",
+                    data=data,
+                    headers=self._headers,
+                    timeout=self._client_timeout,
+                    raise_for_status=False,
+                    allow_redirects=False,
+                ) as resp:
+                    status, headers = resp.status, resp.headers
+                    content = await resp.read()
+            except TimeoutError as exc:
+                raise AshbyTransportError(f"timed out after {self.timeout:g}s", endpoint=endpoint) from exc
+            except aiohttp.ClientError as exc:
+                raise AshbyTransportError(f"request failed ({type(exc).__name__})", endpoint=endpoint) from exc
+        return decode_response(endpoint, status, headers, content)
+
+    async def _result(self, endpoint: str, body: Mapping[str, Any], model: type[A]) -> A:
+        payload = await self.call(endpoint, body)
+        return parse_object(endpoint, model, payload.get("results"))
+
+    # Lists ----------------------------------------------------------------------------------------------------
+
+    async def list_page(
+        self,
+        resource_or_endpoint: str | Resource,
+        *,
+        cursor: str | None = None,
+        sync_token: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        params: Mapping[str, Any] | None = None,
+    ) -> Page[dict[str, Any]]:
+        """One page of a list endpoint, unparsed: `results` and `raw` are the objects exactly as Ashby sent them.
+
+        `resource_or_endpoint` is a resource name (`candidates`), its endpoint (`candidate.list`) or any other
+        list endpoint. A resource's registry params (`includeArchived`, ...) are sent, updated by `params`.
+        Snapshot resources get no `limit` or `syncToken`: their endpoints take neither.
+        """
+        resource = _find_resource(resource_or_endpoint)
+        endpoint = resource.endpoint if resource else str(resource_or_endpoint)
+        body: dict[str, Any] = {**(resource.params if resource else {}), **(params or {})}
+        if resource is None or resource.mode is SyncMode.INCREMENTAL:
+            body["limit"] = limit
+            if sync_token is not None:
+                body["syncToken"] = sync_token
+        if cursor is not None:
+            body["cursor"] = cursor
+        payload = await self.call(endpoint, body)
+        raw = payload.get("results")
+        if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+            raise AshbyProtocolError("results is not a list of objects", endpoint=endpoint)
+        next_cursor, token = payload.get("nextCursor"), payload.get("syncToken")
+        return Page(
+            results=raw,
+            raw=raw,
+            next_cursor=next_cursor if isinstance(next_cursor, str) and next_cursor else None,
+            more_data_available=payload.get("moreDataAvailable") is True,
+            sync_token=token if isinstance(token, str) and token else None,
+        )
+
+    async def list_models(
+        self,
+        model: type[R],
+        *,
+        cursor: str | None = None,
+        sync_token: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        params: Mapping[str, Any] | None = None,
+    ) -> Page[R]:
+        """One page of the resource whose records are `model` (`Candidate` -> `candidate.list`), parsed."""
+        resource = BY_NAME[RESOURCE_OF[model]]
+        page = await self.list_page(resource, cursor=cursor, sync_token=sync_token, limit=limit, params=params)
+        return parse_page(resource.endpoint, model, page)
+
+    @overload
+    def iter_pages(
+        self,
+        resource: type[R],
+        *,
+        sync_token: str | None = None,
+        cursor: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        limit: int = DEFAULT_LIMIT,
+        retry: Retrier | None = None,
+    ) -> AsyncIterator[Page[R]]: ...
+
+    @overload
+    def iter_pages(
+        self,
+        resource: str | Resource,
+        *,
+        sync_token: str | None = None,
+        cursor: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        limit: int = DEFAULT_LIMIT,
+        retry: Retrier | None = None,
+    ) -> AsyncIterator[Page[AshbyRecord]]: ...
+
+    async def iter_pages(
+        self,
+        resource: type[AshbyRecord] | str | Resource,
+        *,
+        sync_token: str | None = None,
+        cursor: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        limit: int = DEFAULT_LIMIT,
+        retry: Retrier | None = None,
+    ) -> AsyncIterator[Page[Any]]:
+        """Every page of one pass over `resource` (a model class, resource name or `Resource`), parsed.
+
+        The first request sends `sync_token` (None: a full pass); later ones send `cursor` plus the same token.
+        For an incremental resource the last page carries the pass's new `sync_token` (Ashby may send it on an
+        earlier page only; it is carried to the last), and a pass that ends without one raises
+        `AshbyProtocolError`. A snapshot resource's pass is usually one page without a token.
+        Each page is fetched through `retry` when given; the client itself never retries.
+
+        Raises:
+            SyncRestartRequired: the token or cursor cannot be continued; start a full pass.
+        """
+        if isinstance(resource, type):
+            res = BY_NAME[RESOURCE_OF[resource]]
+        else:
+            found = _find_resource(resource)
+            if found is None:
+                raise KeyError(f"unknown resource {resource!r}")
+            res = found
+        model = MODELS[res.name]
+        seen_token: str | None = None
+        while True:
+            fetch = functools.partial(
+                self.list_page, res, cursor=cursor, sync_token=sync_token, limit=limit, params=params
+            )
+            raw_page = await (retry(fetch) if retry is not None else fetch())
+            page = parse_page(res.endpoint, model, raw_page)
+            seen_token = page.sync_token or seen_token
+            if not page.more_data_available:
+                if res.mode is SyncMode.INCREMENTAL:
+                    if seen_token is None:
+                        raise AshbyProtocolError("pass ended without a syncToken", endpoint=res.endpoint)
+                    page = dataclasses.replace(page, sync_token=seen_token)
+                yield page
+                return
+            if page.next_cursor is None or page.next_cursor == cursor:
+                raise AshbyProtocolError("moreDataAvailable without a new nextCursor", endpoint=res.endpoint)
+            yield page
+            cursor = page.next_cursor
+
+    list_candidates = ListMethod(Candidate)
+    list_applications = ListMethod(Application)
+    list_jobs = ListMethod(Job)
+    list_offers = ListMethod(Offer)
+    list_interview_schedules = ListMethod(InterviewSchedule)
+    list_interview_events = ListMethod(InterviewEvent)
+    list_interviews = ListMethod(Interview)
+    list_interview_plans = ListMethod(InterviewPlan)
+    list_users = ListMethod(User)
+    list_departments = ListMethod(Department)
+    list_locations = ListMethod(Location)
+    list_openings = ListMethod(Opening)
+    list_projects = ListMethod(Project)
+    list_candidate_tags = ListMethod(CandidateTag)
+    list_custom_fields = ListMethod(CustomField)
+    list_feedback_form_definitions = ListMethod(FeedbackFormDefinition)
+    list_application_feedback = ListMethod(ApplicationFeedback)
+    list_job_postings = ListMethod(JobPosting)
+    list_sources = ListMethod(Source)
+    list_archive_reasons = ListMethod(ArchiveReason)
+    list_interview_stages = ListMethod(InterviewStage)  # params={"interviewPlanId": ...}
+
+    # Info -----------------------------------------------------------------------------------------------------
+
+    async def info(self, model: type[R], id: str) -> R:
+        """One record by id from its resource's `.info` endpoint.
+
+        Raises:
+            NotFound: no such record.
+        """
+        resource = BY_NAME[RESOURCE_OF[model]]
+        if resource.info_endpoint is None:
+            raise ValueError(f"{resource.name} has no info endpoint")
+        endpoint = resource.info_endpoint
+        return await self._result(endpoint, {INFO_ID_PARAM[endpoint]: id}, model)
+
+    info_candidate = InfoMethod(Candidate)
+    info_application = InfoMethod(Application)
+    info_job = InfoMethod(Job)
+    info_offer = InfoMethod(Offer)
+    info_interview = InfoMethod(Interview)
+    info_user = InfoMethod(User)
+    info_department = InfoMethod(Department)
+    info_location = InfoMethod(Location)
+    info_opening = InfoMethod(Opening)
+    info_project = InfoMethod(Project)
+    info_custom_field = InfoMethod(CustomField)
+    info_feedback_form_definition = InfoMethod(FeedbackFormDefinition)
+    info_job_posting = InfoMethod(JobPosting)
+    info_interview_stage = InfoMethod(InterviewStage)
+
+    # Candidates -----------------------------------------------------------------------------------------------
+
+    async def candidate_create(
+        self,
+        name: str,
+        *,
+        email: str | None = None,
+        phone_number: str | None = None,
+        source_id: str | None = None,
+        credited_to_user_id: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Candidate:
+        """Create a candidate; `extra` carries any other `candidate.create` field (camelCase)."""
+        body = _present(
+            name=name, email=email, phoneNumber=phone_number, sourceId=source_id, creditedToUserId=credited_to_user_id
+        )
+        return await self._result("candidate.create", {**(extra or {}), **body}, Candidate)
+
+    async def candidate_update(
+        self,
+        candidate_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        phone_number: str | None = None,
+        source_id: str | None = None,
+        credited_to_user_id: str | None = None,
+        send_notifications: bool | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Candidate:
+        """Update the given fields of a candidate (None leaves a field as it is)."""
+        body = _present(
+            candidateId=candidate_id,
+            name=name,
+            email=email,
+            phoneNumber=phone_number,
+            sourceId=source_id,
+            creditedToUserId=credited_to_user_id,
+            sendNotifications=send_notifications,
+        )
+        return await self._result("candidate.update", {**(extra or {}), **body}, Candidate)
+
+    async def candidate_add_tag(self, candidate_id: str, tag_id: str) -> Candidate:
+        """Add an existing tag to a candidate."""
+        return await self._result("candidate.addTag", {"candidateId": candidate_id, "tagId": tag_id}, Candidate)
+
+    async def candidate_create_note(
+        self,
+        candidate_id: str,
+        note: str,
+        *,
+        html: bool = False,
+        is_private: bool | None = None,
+        send_notifications: bool | None = None,
+    ) -> Note:
+        """Add a note (plain text, or HTML with Ashby's small tag subset) to a candidate."""
+        body = _present(
+            candidateId=candidate_id,
+            note={"value": note, "type": "text/html" if html else "text/plain"},
+            isPrivate=is_private,
+            sendNotifications=send_notifications,
+        )
+        return await self._result("candidate.createNote", body, Note)
+
+    async def candidate_anonymize(self, candidate_id: str) -> Candidate:
+        """Anonymize a candidate (irreversible; every application must be archived or hired)."""
+        return await self._result("candidate.anonymize", {"candidateId": candidate_id}, Candidate)
+
+    async def candidate_search(self, *, email: str | None = None, name: str | None = None) -> list[Candidate]:
+        """Candidates matching all given criteria; Ashby caps the answer at 100."""
+        endpoint = "candidate.search"
+        payload = await self.call(endpoint, _present(email=email, name=name))
+        results = payload.get("results")
+        if not isinstance(results, list):
+            raise AshbyProtocolError("results is not a list", endpoint=endpoint)
+        return [parse_object(endpoint, Candidate, item) for item in results]
+
+    # Applications ---------------------------------------------------------------------------------------------
+
+    async def application_create(
+        self,
+        candidate_id: str,
+        job_id: str,
+        *,
+        interview_plan_id: str | None = None,
+        interview_stage_id: str | None = None,
+        source_id: str | None = None,
+        credited_to_user_id: str | None = None,
+    ) -> Application:
+        """Consider a candidate for a job."""
+        body = _present(
+            candidateId=candidate_id,
+            jobId=job_id,
+            interviewPlanId=interview_plan_id,
+            interviewStageId=interview_stage_id,
+            sourceId=source_id,
+            creditedToUserId=credited_to_user_id,
+        )
+        return await self._result("application.create", body, Application)
+
+    async def application_change_stage(
+        self, application_id: str, interview_stage_id: str, *, archive_reason_id: str | None = None
+    ) -> Application:
+        """Move an application to a stage; an Archived-type stage needs `archive_reason_id`."""
+        body = _present(
+            applicationId=application_id, interviewStageId=interview_stage_id, archiveReasonId=archive_reason_id
+        )
+        return await self._result("application.changeStage", body, Application)
+
+    async def application_change_source(self, application_id: str, source_id: str | None) -> Application:
+        """Set an application's source; None unsets it."""
+        body = {"applicationId": application_id, "sourceId": source_id}
+        return await self._result("application.changeSource", body, Application)
+
+    async def application_update(
+        self,
+        application_id: str,
+        *,
+        source_id: str | None = None,
+        credited_to_user_id: str | None = None,
+        send_notifications: bool | None = None,
+    ) -> Application:
+        """Update the given fields of an application (None leaves a field as it is)."""
+        body = _present(
+            applicationId=application_id,
+            sourceId=source_id,
+            creditedToUserId=credited_to_user_id,
+            sendNotifications=send_notifications,
+        )
+        return await self._result("application.update", body, Application)
+
+    async def application_transfer(
+        self,
+        application_id: str,
+        job_id: str,
+        *,
+        interview_plan_id: str,
+        interview_stage_id: str,
+        start_automatic_activities: bool | None = None,
+    ) -> Application:
+        """Move an application to another job, at the given plan and stage."""
+        body = _present(
+            applicationId=application_id,
+            jobId=job_id,
+            interviewPlanId=interview_plan_id,
+            interviewStageId=interview_stage_id,
+            startAutomaticActivities=start_automatic_activities,
+        )
+        return await self._result("application.transfer", body, Application)
+
+    # Offers, webhooks, key ------------------------------------------------------------------------------------
+
+    async def offer_set_status(self, offer_id: str, acceptance_status: str) -> Offer:
+        """Set an offer's `acceptanceStatus` (`Accepted`, `Declined`, ...); Ashby derives `offerStatus` from it."""
+        body = {"offerId": offer_id, "acceptanceStatus": acceptance_status}
+        return await self._result("offer.setStatus", body, Offer)
+
+    async def webhook_create(
+        self, webhook_type: str, request_url: str, secret_token: str | SecretStr
+    ) -> WebhookSetting:
+        """Register a webhook; Ashby pings `request_url` and saves it disabled when the ping fails."""
+        secret = secret_token.get_secret_value() if isinstance(secret_token, SecretStr) else secret_token
+        body = {"webhookType": webhook_type, "requestUrl": request_url, "secretToken": secret}
+        return await self._result("webhook.create", body, WebhookSetting)
+
+    async def webhook_update(
+        self,
+        webhook_id: str,
+        *,
+        enabled: bool | None = None,
+        request_url: str | None = None,
+        secret_token: str | SecretStr | None = None,
+    ) -> WebhookSetting:
+        """Change a webhook's given settings (None leaves a setting as it is)."""
+        secret = secret_token.get_secret_value() if isinstance(secret_token, SecretStr) else secret_token
+        body = _present(webhookId=webhook_id, enabled=enabled, requestUrl=request_url, secretToken=secret)
+        return await self._result("webhook.update", body, WebhookSetting)
+
+    async def webhook_delete(self, webhook_id: str) -> str:
+        """Delete a webhook; returns the deleted id."""
+        endpoint = "webhook.delete"
+        payload = await self.call(endpoint, {"webhookId": webhook_id})
+        results = payload.get("results")
+        deleted = results.get("webhookId") if isinstance(results, dict) else None
+        return deleted if isinstance(deleted, str) else webhook_id
+
+    async def webhook_info(self, webhook_id: str) -> WebhookSetting:
+        """A webhook's settings (without its secret)."""
+        return await self._result("webhook.info", {"webhookId": webhook_id}, WebhookSetting)
+
+    async def api_key_info(self) -> ApiKeyInfo:
+        """The calling key's title and scopes: a cheap credentials and permissions probe."""
+        return await self._result("apiKey.info", {}, ApiKeyInfo)
+
+
+# Decoding -----------------------------------------------------------------------------------------------------
+
+
+def decode_response(
+    endpoint: str, status: int, headers: CIMultiDictProxy[str] | Mapping[str, str], content: bytes
+) -> dict[str, Any]:
+    """The success envelope of one response, or the `AshbyError` it stands for."""
+    request_id = headers.get(REQUEST_ID_HEADER) or None
+    try:
+        payload: Any = orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        payload = None
+    envelope = payload if isinstance(payload, dict) else {}
+    info = envelope.get("errorInfo")
+    info = info if isinstance(info, dict) else {}
+    if request_id is None and isinstance(info.get("requestId"), str):
+        request_id = info["requestId"]
+    codes = _error_codes(envelope, info)
+    code = codes[0] if codes else None
+
+    if not 200 <= status < 300:
+        if status == 401:
+            raise AshbyUnauthorized(endpoint=endpoint, status=status, request_id=request_id, code=code)
+        if status == 403:
+            raise AshbyForbidden(endpoint=endpoint, status=status, request_id=request_id, code=code)
+        if status == 429:
+            retry_after = parse_retry_after(headers.get("Retry-After"))
+            raise AshbyRateLimited(endpoint=endpoint, request_id=request_id, code=code, retry_after=retry_after)
+        if status >= 500:
+            raise AshbyServerError(endpoint=endpoint, status=status, request_id=request_id, code=code)
+        raise AshbyHTTPError(endpoint=endpoint, status=status, request_id=request_id, code=code)
+
+    if not isinstance(payload, dict):
+        what = "not JSON" if payload is None else "not a JSON object"
+        raise AshbyProtocolError(f"HTTP {status} body is {what}", endpoint=endpoint, request_id=request_id)
+    success = payload.get("success")
+    if success is True:
+        return payload
+    if success is False:
+        message = info.get("message")
+        raise request_failed(
+            endpoint=endpoint,
+            codes=codes,
+            message=message if isinstance(message, str) else None,
+            request_id=request_id,
+        )
+    raise AshbyProtocolError("envelope has no boolean success", endpoint=endpoint, request_id=request_id)
+
+
+def _error_codes(envelope: Mapping[str, Any], info: Mapping[str, Any]) -> list[str]:
+    """`errorInfo.code` first, then the deprecated `errors` entries that look like codes."""
+    codes: list[str] = []
+    if isinstance(info.get("code"), str) and info["code"]:
+        codes.append(info["code"])
+    errors = envelope.get("errors")
+    for item in errors if isinstance(errors, list) else []:
+        if isinstance(item, str) and item.isidentifier() and item.islower() and item not in codes:
+            codes.append(item)
+    return codes
+
+
+def parse_object(endpoint: str, model: type[A], obj: Any) -> A:
+    """`obj` validated as `model`; a malformed object is Ashby's fault, so `AshbyProtocolError`."""
+    if not isinstance(obj, dict):
+        raise AshbyProtocolError(f"results is not a {model.__name__} object", endpoint=endpoint)
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        # The error text would quote the object (PII); name the fields only.
+        fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in exc.errors()}))
+        raise AshbyProtocolError(f"invalid {model.__name__} ({fields})", endpoint=endpoint) from None
+
+
+def parse_page(endpoint: str, model: type[R], page: Page[dict[str, Any]]) -> Page[R]:
+    """`page` with its raw objects parsed as `model`."""
+    results = [parse_object(endpoint, model, obj) for obj in page.raw]
+    return Page(
+        results=results,
+        raw=page.raw,
+        next_cursor=page.next_cursor,
+        more_data_available=page.more_data_available,
+        sync_token=page.sync_token,
+    )
+
+
+def _find_resource(resource_or_endpoint: str | Resource) -> Resource | None:
+    if isinstance(resource_or_endpoint, Resource):
+        return resource_or_endpoint
+    return BY_NAME.get(resource_or_endpoint) or _BY_ENDPOINT.get(resource_or_endpoint)
+
+
+def _present(**fields: Any) -> dict[str, Any]:
+    """The fields that are not None (None means "not given" for Ashby's optional body fields)."""
+    return {k: v for k, v in fields.items() if v is not None}
