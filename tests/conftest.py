@@ -11,6 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
+from store.pool import create_pool
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 REFERENCE = SHARED / "reference"
@@ -66,7 +68,7 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    p = await asyncpg.create_pool(database_url, min_size=1, max_size=8)
+    p = await create_pool(database_url, min_size=1, max_size=8)
     try:
         yield p
     finally:
@@ -87,7 +89,7 @@ async def db(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
         ]
         if tables:
             await conn.execute("truncate " + ", ".join(f'"{t}"' for t in tables) + " cascade")
-    yield pool
+    return pool
 
 
 @pytest.fixture

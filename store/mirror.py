@@ -1,0 +1,185 @@
+"""Mirror writes: one batched newer-wins upsert per page, and soft deletes that clear PII."""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import orjson
+
+from store.mirror_tables import TABLES, BadFieldError, MirrorTable, Obj, parse_timestamp
+from store.pool import Conn
+
+MAX_ID = 255
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Something in a page that could not be used as it was: a field (row kept) or a whole object (no id)."""
+
+    id: str | None
+    field: str
+
+
+@dataclass(slots=True)
+class PreparedPage:
+    """A page turned into column arrays, deduplicated by id (the newest version of an id wins)."""
+
+    ids: list[str] = field(default_factory=list)
+    updated_at: list[datetime | None] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)
+    columns: list[list[Any]] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    written: int  # inserted, or newer than what the mirror held
+    stale: int  # the mirror already held a newer version: only marked as seen
+    rejected: tuple[Rejected, ...]
+
+
+def _array_literal(values: list[str]) -> str:
+    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+
+
+def prepare_page(table: MirrorTable, objects: Iterable[Obj]) -> PreparedPage:
+    """Extract the typed columns of every object; bad fields become NULL and are reported, never raised."""
+    page = PreparedPage(columns=[[] for _ in table.columns])
+    index: dict[str, int] = {}
+    for obj in objects:
+        oid = obj.get("id") if isinstance(obj, dict) else None
+        if not isinstance(oid, str) or not oid or len(oid) > MAX_ID:
+            page.rejected.append(Rejected(None, "id"))
+            continue
+        try:
+            updated = parse_timestamp(obj.get("updatedAt"))
+        except BadFieldError:
+            updated = None
+            page.rejected.append(Rejected(oid, "updatedAt"))
+        values: list[Any] = []
+        for col in table.columns:
+            try:
+                v = col.extract(obj)
+            except BadFieldError as exc:
+                page.rejected.append(Rejected(oid, str(exc)))
+                v = [] if col.pg_type == "text[]" else None
+            values.append(_array_literal(v) if col.pg_type == "text[]" else v)
+        at = index.get(oid)
+        if at is not None:  # the same id twice in one page: keep the newer, as the upsert would
+            prev = page.updated_at[at]
+            if prev is not None and (updated is None or updated < prev):
+                continue
+            page.updated_at[at] = updated
+            page.raw[at] = orjson.dumps(obj).decode()
+            for i, v in enumerate(values):
+                page.columns[i][at] = v
+            continue
+        index[oid] = len(page.ids)
+        page.ids.append(oid)
+        page.updated_at.append(updated)
+        page.raw.append(orjson.dumps(obj).decode())
+        for i, v in enumerate(values):
+            page.columns[i].append(v)
+    return page
+
+
+def _array_type(pg_type: str) -> str:
+    return "text[]" if pg_type == "text[]" else f"{pg_type}[]"
+
+
+@cache
+def upsert_sql(table_name: str) -> str:
+    """The one statement that writes a page into `table_name`, newer updatedAt winning."""
+    table = TABLES[table_name]
+    names = [c.name for c in table.columns]
+    unnest_args = ", ".join(
+        ["$2::text[]", "$3::timestamptz[]", "$4::text[]"]
+        + [f"${i + 5}::{_array_type(c.pg_type)}" for i, c in enumerate(table.columns)]
+    )
+    aliases = ", ".join(["id", "updated_at", "raw", *[f"c{i}" for i in range(len(names))]])
+    selects = ", ".join(f"c{i}::text[]" if c.pg_type == "text[]" else f"c{i}" for i, c in enumerate(table.columns))
+    cols = ", ".join(names)
+    sets = ", ".join(f"{n} = excluded.{n}" for n in names)
+    return f"""
+with input as (
+  select * from unnest({unnest_args}) as u({aliases})
+), written as (
+  insert into {table.name} as t (account_id, id, updated_at, raw, synced_at, deleted_at, {cols})
+  select $1, id, updated_at, raw::jsonb, now(), null, {selects} from input
+  on conflict (account_id, id) do update set
+    updated_at = excluded.updated_at, raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = null, {sets}
+  where t.updated_at is null or t.updated_at <= excluded.updated_at
+  returning t.id
+), seen as (
+  update {table.name} as t set synced_at = now()
+  from input where t.account_id = $1 and t.id = input.id and input.id not in (select id from written)
+  returning t.id
+)
+select (select count(*) from written) as written, (select count(*) from seen) as stale"""
+
+
+async def upsert_page(conn: Conn, table_name: str, account_id: uuid.UUID, objects: Sequence[Obj]) -> UpsertResult:
+    """Write one page of Ashby objects into a mirror table in one statement; older versions never win."""
+    table = TABLES[table_name]
+    page = prepare_page(table, objects)
+    if not page.ids:
+        return UpsertResult(0, 0, tuple(page.rejected))
+    row = await conn.fetchrow(upsert_sql(table_name), account_id, page.ids, page.updated_at, page.raw, *page.columns)
+    assert row is not None
+    return UpsertResult(int(row["written"]), int(row["stale"]), tuple(page.rejected))
+
+
+def _redactions(table: MirrorTable) -> str:
+    parts = [f"{c.name} = {'default' if c.pg_type == 'text[]' else 'null'}" for c in table.columns if c.pii]
+    if table.pii_in_raw:
+        parts.append("raw = jsonb_build_object('id', id)")
+    return "".join(f", {p}" for p in parts)
+
+
+async def soft_delete_unseen(conn: Conn, table_name: str, account_id: uuid.UUID, seen_since: datetime) -> int:
+    """Mark deleted, and clear PII from, rows a completed full pass did not see (not synced since `seen_since`)."""
+    table = TABLES[table_name]
+    status = await conn.execute(
+        f"""update {table.name} set deleted_at = now(){_redactions(table)}
+            where account_id = $1 and deleted_at is null and synced_at < $2""",
+        account_id,
+        seen_since,
+    )
+    return int(status.split()[-1])
+
+
+async def mark_deleted(conn: Conn, table_name: str, account_id: uuid.UUID, ids: Sequence[str]) -> int:
+    """Mark rows deleted by id (a delete Ashby told us about) and clear their PII."""
+    table = TABLES[table_name]
+    status = await conn.execute(
+        f"""update {table.name} set deleted_at = now(){_redactions(table)}
+            where account_id = $1 and id = any($2::text[]) and deleted_at is null""",
+        account_id,
+        list(ids),
+    )
+    return int(status.split()[-1])
+
+
+async def count_rows(conn: Conn, table_name: str, account_id: uuid.UUID, *, include_deleted: bool = False) -> int:
+    """How many rows an account has in a mirror table."""
+    table = TABLES[table_name]
+    where = "" if include_deleted else " and deleted_at is null"
+    value = await conn.fetchval(f"select count(*) from {table.name} where account_id = $1{where}", account_id)
+    return int(value)
+
+
+async def get_raw(
+    conn: Conn, table_name: str, account_id: uuid.UUID, ids: Sequence[str] | None = None
+) -> dict[str, Obj]:
+    """The raw objects of live rows (all of them, or those in `ids`), by id."""
+    table = TABLES[table_name]
+    rows = await conn.fetch(
+        f"""select id, raw from {table.name}
+            where account_id = $1 and deleted_at is null and ($2::text[] is null or id = any($2::text[]))""",
+        account_id,
+        list(ids) if ids is not None else None,
+    )
+    return {r["id"]: r["raw"] for r in rows}

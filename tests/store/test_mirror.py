@@ -1,0 +1,107 @@
+import uuid
+
+import pytest
+from pydantic import SecretStr
+
+from store import accounts, mirror
+from store.mirror_tables import TABLES
+from store.secrets import SecretBox, generate_key
+
+
+@pytest.fixture
+async def account_id(db) -> uuid.UUID:
+    async with db.acquire() as conn:
+        acct = await accounts.add_account(
+            conn, SecretBox(SecretStr(generate_key())), name="acme", api_key=SecretStr("k"), base_url="http://x"
+        )
+    return acct.id
+
+
+def candidate(cid: str, updated: str, name: str = "Ada Lovelace", **extra) -> dict:
+    return {
+        "id": cid,
+        "updatedAt": updated,
+        "createdAt": "2024-01-01T00:00:00.000Z",
+        "name": name,
+        "primaryEmailAddress": {"value": "ada@example.com", "type": "Work", "isPrimary": True},
+        "emailAddresses": [{"value": "ada@example.com", "type": "Work", "isPrimary": True}],
+        "phoneNumbers": [{"value": "+1 555 0100", "type": "Work", "isPrimary": True}],
+        "tags": [{"id": "t1", "title": 'Python "core"', "isArchived": False}],
+        "applicationIds": ["a1", "a2"],
+        **extra,
+    }
+
+
+async def test_a_stale_page_never_overwrites_a_newer_row(db, account_id) -> None:
+    async with db.acquire() as conn:
+        first = await mirror.upsert_page(conn, "candidates", account_id, [candidate("c1", "2025-01-02T00:00:00Z")])
+        stale = await mirror.upsert_page(
+            conn, "candidates", account_id, [candidate("c1", "2025-01-01T00:00:00Z", name="Old Name")]
+        )
+        row = await conn.fetchrow("select name, tags, emails, application_ids from candidates where id = 'c1'")
+    assert (first.written, first.stale) == (1, 0)
+    assert (stale.written, stale.stale) == (0, 1)
+    assert dict(row) == {
+        "name": "Ada Lovelace",
+        "tags": ['Python "core"'],
+        "emails": ["ada@example.com"],
+        "application_ids": ["a1", "a2"],
+    }
+
+
+async def test_applying_the_same_page_twice_changes_nothing(db, account_id) -> None:
+    page = [candidate(f"c{i}", "2025-01-02T00:00:00Z") for i in range(5)]
+    async with db.acquire() as conn:
+        await mirror.upsert_page(conn, "candidates", account_id, page)
+        before = await conn.fetch("select id, raw, name, updated_at from candidates order by id")
+        await mirror.upsert_page(conn, "candidates", account_id, page)
+        after = await conn.fetch("select id, raw, name, updated_at from candidates order by id")
+    assert [dict(r) for r in before] == [dict(r) for r in after]
+
+
+async def test_bad_fields_are_kept_raw_and_reported_not_raised(db, account_id) -> None:
+    huge = "x" * 1_000_000
+    bad = candidate("c1", "not a date", name=huge, createdAt=12, tags="oops")
+    async with db.acquire() as conn:
+        result = await mirror.upsert_page(
+            conn, "candidates", account_id, [bad, {"name": "no id"}, candidate("c2", "2025-01-01T00:00:00Z")]
+        )
+        row = await conn.fetchrow("select name, updated_at, created_at, tags, raw from candidates where id = 'c1'")
+    assert result.written == 2
+    assert {r.field for r in result.rejected} == {"id", "updatedAt", "name", "createdAt", "tags"}
+    assert row["name"] is None
+    assert row["updated_at"] is None
+    assert row["tags"] == []
+    assert row["raw"]["name"] == huge
+
+
+async def test_duplicate_ids_in_one_page_keep_the_newest(db, account_id) -> None:
+    page = [candidate("c1", "2025-01-02T00:00:00Z", name="New"), candidate("c1", "2025-01-01T00:00:00Z", name="Old")]
+    async with db.acquire() as conn:
+        await mirror.upsert_page(conn, "candidates", account_id, page)
+        assert await conn.fetchval("select name from candidates where id = 'c1'") == "New"
+
+
+async def test_soft_delete_of_unseen_rows_clears_pii(db, account_id) -> None:
+    async with db.acquire() as conn:
+        await mirror.upsert_page(conn, "candidates", account_id, [candidate("gone", "2025-01-01T00:00:00Z")])
+        started = await conn.fetchval("select now()")
+        async with conn.transaction():
+            await mirror.upsert_page(conn, "candidates", account_id, [candidate("kept", "2025-01-01T00:00:00Z")])
+        deleted = await mirror.soft_delete_unseen(conn, "candidates", account_id, started)
+        rows = {r["id"]: dict(r) for r in await conn.fetch("select id, name, emails, raw, deleted_at from candidates")}
+    assert deleted == 1
+    assert rows["gone"]["name"] is None
+    assert rows["gone"]["emails"] == []
+    assert rows["gone"]["raw"] == {"id": "gone"}
+    assert rows["gone"]["deleted_at"] is not None
+    assert rows["kept"]["deleted_at"] is None
+    assert rows["kept"]["name"] == "Ada Lovelace"
+
+
+@pytest.mark.parametrize("table", sorted(TABLES))
+async def test_every_mirror_table_accepts_a_page(db, account_id, table) -> None:
+    async with db.acquire() as conn:
+        result = await mirror.upsert_page(conn, table, account_id, [{"id": "x1", "updatedAt": "2025-01-01T00:00:00Z"}])
+        assert result.written == 1
+        assert await mirror.count_rows(conn, table, account_id) == 1
