@@ -183,3 +183,12 @@ async def get_raw(
         list(ids) if ids is not None else None,
     )
     return {r["id"]: r["raw"] for r in rows}
+
+
+async def list_ids(conn: Conn, table_name: str, account_id: uuid.UUID) -> list[str]:
+    """The ids of an account's live rows in a mirror table, sorted."""
+    table = TABLES[table_name]
+    rows = await conn.fetch(
+        f"select id from {table.name} where account_id = $1 and deleted_at is null order by id", account_id
+    )
+    return [r["id"] for r in rows]

@@ -1,0 +1,155 @@
+"""Per (account, resource) sync state: the stored syncToken, the checkpoint of a pass in progress, outcomes."""
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from store.pool import Conn, Pool
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    """What a pass needs to start or resume, and what `status` shows."""
+
+    account_id: uuid.UUID
+    resource: str
+    sync_token: str | None = None
+    cursor: str | None = None  # set while a pass is in progress: the next page to fetch
+    pass_mode: str | None = None  # 'full' | 'incremental' of the pass in progress
+    pass_started_at: datetime | None = None
+    pass_rows: int = 0
+    pass_pages: int = 0
+    last_success_at: datetime | None = None
+    last_mode: str | None = None
+    last_rows: int | None = None
+    last_pages: int | None = None
+    last_duration_ms: int | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    full_requested: bool = False
+
+    @property
+    def in_progress(self) -> bool:
+        return self.pass_mode is not None
+
+
+_FIELDS = tuple(SyncState.__dataclass_fields__)
+
+
+def _state(row: asyncpg.Record) -> SyncState:
+    return SyncState(**{f: row[f] for f in _FIELDS})
+
+
+async def get_state(conn: Conn, account_id: uuid.UUID, resource: str) -> SyncState:
+    """The state of one (account, resource); an empty one when it never synced."""
+    row = await conn.fetchrow("select * from sync_state where account_id = $1 and resource = $2", account_id, resource)
+    return _state(row) if row is not None else SyncState(account_id=account_id, resource=resource)
+
+
+async def list_states(conn: Conn, account_id: uuid.UUID | None = None) -> list[SyncState]:
+    """Every stored state, by account and resource."""
+    rows = await conn.fetch(
+        "select * from sync_state where $1::uuid is null or account_id = $1 order by account_id, resource",
+        account_id,
+    )
+    return [_state(r) for r in rows]
+
+
+async def begin_pass(conn: Conn, account_id: uuid.UUID, resource: str, mode: str) -> SyncState:
+    """Record that a pass starts now (a full one drops the stored token); returns the new state."""
+    row = await conn.fetchrow(
+        """insert into sync_state as s (account_id, resource, pass_mode, pass_started_at, cursor, pass_rows, pass_pages)
+           values ($1, $2, $3, now(), null, 0, 0)
+           on conflict (account_id, resource) do update set
+             pass_mode = $3, pass_started_at = now(), cursor = null, pass_rows = 0, pass_pages = 0,
+             sync_token = case when $3 = 'full' then null else s.sync_token end,
+             full_requested = case when $3 = 'full' then false else s.full_requested end
+           returning *""",
+        account_id,
+        resource,
+        mode,
+    )
+    assert row is not None
+    return _state(row)
+
+
+async def checkpoint(conn: Conn, account_id: uuid.UUID, resource: str, *, cursor: str, rows: int) -> None:
+    """Record a written page: the cursor of the next one. Call inside the page's transaction."""
+    await conn.execute(
+        """update sync_state set cursor = $3, pass_rows = pass_rows + $4, pass_pages = pass_pages + 1
+           where account_id = $1 and resource = $2""",
+        account_id,
+        resource,
+        cursor,
+        rows,
+    )
+
+
+async def complete_pass(
+    conn: Conn, account_id: uuid.UUID, resource: str, *, sync_token: str | None, rows: int
+) -> SyncState:
+    """Record the last page: store the new token and the outcome. Call inside the last page's transaction."""
+    row = await conn.fetchrow(
+        """update sync_state set
+             sync_token = $3, cursor = null,
+             last_success_at = now(), last_mode = pass_mode, last_rows = pass_rows + $4, last_pages = pass_pages + 1,
+             last_duration_ms = (extract(epoch from now() - pass_started_at) * 1000)::bigint,
+             pass_mode = null, pass_rows = 0, pass_pages = 0, last_error = null, last_error_at = null
+           where account_id = $1 and resource = $2
+           returning *""",
+        account_id,
+        resource,
+        sync_token,
+        rows,
+    )
+    assert row is not None
+    return _state(row)
+
+
+async def record_error(conn: Conn, account_id: uuid.UUID, resource: str, error: str) -> None:
+    """Record why a pass failed; its checkpoint stays, so the next pass resumes from it."""
+    await conn.execute(
+        """insert into sync_state (account_id, resource, last_error, last_error_at) values ($1, $2, $3, now())
+           on conflict (account_id, resource) do update set last_error = $3, last_error_at = now()""",
+        account_id,
+        resource,
+        error[:1000],
+    )
+
+
+async def request_full(conn: Conn, account_id: uuid.UUID, resource: str) -> None:
+    """Make the next pass of this resource a full one."""
+    await conn.execute(
+        """insert into sync_state (account_id, resource, full_requested) values ($1, $2, true)
+           on conflict (account_id, resource) do update set full_requested = true""",
+        account_id,
+        resource,
+    )
+
+
+def _lock_key(account_id: uuid.UUID, resource: str) -> int:
+    digest = hashlib.blake2b(f"{account_id}:{resource}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@asynccontextmanager
+async def pass_lock(pool: Pool, account_id: uuid.UUID, resource: str) -> AsyncIterator[bool]:
+    """Hold the session advisory lock of one (account, resource) for a pass; yields False if another holds it.
+
+    The lock lives on a connection of its own for the length of the pass. Postgres releases it when that
+    connection ends, so a worker killed mid-pass (SIGKILL) never leaves a stale lock behind, whatever the
+    number of worker processes.
+    """
+    key = _lock_key(account_id, resource)
+    async with pool.acquire() as conn:
+        got = bool(await conn.fetchval("select pg_try_advisory_lock($1)", key))
+        try:
+            yield got
+        finally:
+            if got:
+                await conn.execute("select pg_advisory_unlock($1)", key)

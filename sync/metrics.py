@@ -1,0 +1,15 @@
+"""Prometheus metrics of sync passes (the process that runs passes exposes them)."""
+
+from prometheus_client import Counter, Histogram
+
+PASSES = Counter("ashby_sync_passes_total", "Sync passes finished, by outcome.", ["resource", "mode", "outcome"])
+RESTARTS = Counter(
+    "ashby_sync_restarts_total",
+    "Passes that dropped their token or cursor and ran full, by reason.",
+    ["resource", "reason"],
+)
+ROWS = Counter("ashby_sync_rows_total", "Rows written to the mirror by sync passes.", ["resource"])
+REJECTED_FIELDS = Counter(
+    "ashby_sync_rejected_fields_total", "Fields Ashby sent that could not be typed (kept in raw).", ["resource"]
+)
+PAGE_WRITE_SECONDS = Histogram("ashby_sync_page_write_seconds", "Time to write one page to Postgres.", ["resource"])

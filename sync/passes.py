@@ -1,0 +1,267 @@
+"""One sync pass of one (account, resource): fetch pages from Ashby, write them to the mirror, checkpoint.
+
+A pass is resumable and exact (DESIGN.md invariant 6): each page's rows and the cursor of the next page are
+committed in one transaction; the new syncToken only with the last page. While page N is written, page N+1 is
+being fetched, so a pass takes as long as Ashby takes to serve it, not longer.
+"""
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import structlog
+
+from ashby_api.client import AshbyClient
+from ashby_api.errors import AshbyProtocolError, SyncRestartRequired
+from ashby_api.models import Page
+from ashby_api.resources import Resource, SyncMode
+from ashby_api.retry import Retrier
+from store import mirror, sync_state
+from store.pool import Pool
+from sync import metrics
+
+log = structlog.get_logger(__name__)
+
+Progress = Callable[[str, int, int], None]
+"""Called after each written page with (resource name, rows so far, pages so far)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncContext:
+    """What passes of one account need: the pool, the account's client, and how to retry its calls."""
+
+    pool: Pool
+    client: AshbyClient
+    account_id: uuid.UUID
+    retry: Retrier
+
+
+@dataclass(frozen=True, slots=True)
+class PassResult:
+    """The outcome of one pass."""
+
+    resource: str
+    mode: str  # full | incremental | skipped (another process holds the pass)
+    rows: int = 0
+    pages: int = 0
+    written: int = 0
+    stale: int = 0
+    deleted: int = 0
+    rejected: int = 0
+    restarted: str | None = None  # the error code that made the pass restart full
+    seconds: float = 0.0
+
+
+class SyncProtocolError(AshbyProtocolError):
+    """Ashby ended a pass in a way that cannot be checkpointed (rows but no syncToken, a cursor that loops)."""
+
+
+@dataclass(slots=True)
+class _Tally:
+    rows: int = 0
+    pages: int = 0
+    written: int = 0
+    stale: int = 0
+    rejected: int = 0
+
+
+async def sync_resource(
+    ctx: SyncContext, resource: Resource, *, full: bool = False, progress: Progress | None = None
+) -> PassResult:
+    """Run (or resume) one pass of `resource`; skipped when another worker is running it right now.
+
+    Raises:
+        AshbyError: the pass failed; its error is recorded in sync_state and its checkpoint kept.
+    """
+    async with sync_state.pass_lock(ctx.pool, ctx.account_id, resource.name) as locked:
+        if not locked:
+            log.info("sync_pass_skipped", resource=resource.name, reason="locked")
+            return PassResult(resource.name, "skipped")
+        try:
+            try:
+                return await _run(ctx, resource, full=full, progress=progress)
+            except SyncRestartRequired as exc:
+                log.warning("sync_pass_restarted", resource=resource.name, reason=exc.code, request_id=exc.request_id)
+                metrics.RESTARTS.labels(resource.name, exc.code).inc()
+                return await _run(ctx, resource, full=True, progress=progress, restarted=exc.code)
+        except Exception as exc:  # recorded for `status`, then re-raised unchanged
+            async with ctx.pool.acquire() as conn:
+                await sync_state.record_error(conn, ctx.account_id, resource.name, f"{type(exc).__name__}: {exc}")
+            metrics.PASSES.labels(resource.name, "-", "failed").inc()
+            log.warning("sync_pass_failed", resource=resource.name, error=type(exc).__name__, detail=str(exc))
+            raise
+
+
+async def _run(
+    ctx: SyncContext, resource: Resource, *, full: bool, progress: Progress | None, restarted: str | None = None
+) -> PassResult:
+    started = time.monotonic()
+    async with ctx.pool.acquire() as conn:
+        state = await sync_state.get_state(conn, ctx.account_id, resource.name)
+        resume = not full and not restarted and state.in_progress and state.cursor is not None
+        if resume and resource.mode is SyncMode.INCREMENTAL:
+            mode = state.pass_mode or "full"
+        else:
+            incremental = (
+                resource.mode is SyncMode.INCREMENTAL
+                and not full
+                and not state.full_requested
+                and state.sync_token is not None
+            )
+            mode = "incremental" if incremental else "full"
+            state = await sync_state.begin_pass(conn, ctx.account_id, resource.name, mode)
+    assert state.pass_started_at is not None
+    token = state.sync_token if mode == "incremental" else None
+    cursor = state.cursor if resume else None
+    log.info("sync_pass_started", resource=resource.name, mode=mode, resumed=resume)
+
+    tally = _Tally()
+    if resource.parent is not None:
+        await _run_per_parent(ctx, resource, tally, progress)
+    else:
+        await _pipeline(ctx, resource, tally, progress, cursor=cursor, token=token, prior=state)
+    deleted = 0
+    if mode == "full":
+        async with ctx.pool.acquire() as conn:
+            deleted = await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, state.pass_started_at)
+    result = PassResult(
+        resource.name,
+        mode,
+        rows=tally.rows,
+        pages=tally.pages,
+        written=tally.written,
+        stale=tally.stale,
+        deleted=deleted,
+        rejected=tally.rejected,
+        restarted=restarted,
+        seconds=time.monotonic() - started,
+    )
+    metrics.PASSES.labels(resource.name, mode, "ok").inc()
+    log.info(
+        "sync_pass_completed",
+        resource=resource.name,
+        mode=mode,
+        rows=result.rows,
+        pages=result.pages,
+        written=result.written,
+        stale=result.stale,
+        deleted=deleted,
+        rejected=result.rejected,
+        seconds=round(result.seconds, 3),
+    )
+    return result
+
+
+async def _pipeline(
+    ctx: SyncContext,
+    resource: Resource,
+    tally: _Tally,
+    progress: Progress | None,
+    *,
+    cursor: str | None,
+    token: str | None,
+    prior: sync_state.SyncState,
+) -> None:
+    """Fetch pages in one task and write them in this one, one page ahead at most."""
+    queue: asyncio.Queue[Page[dict[str, Any]] | BaseException] = asyncio.Queue(maxsize=1)
+    fetching = asyncio.create_task(_fetch(ctx, resource, queue, cursor=cursor, token=token))
+    tally.rows, tally.pages = prior.pass_rows, prior.pass_pages
+    last_token: str | None = None
+    try:
+        while True:
+            item = await queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            last_token = item.sync_token or last_token
+            last = not item.more_data_available
+            if last and resource.mode is SyncMode.INCREMENTAL and last_token is None:
+                raise SyncProtocolError("the pass ended without a syncToken", endpoint=resource.endpoint)
+            await _write_page(ctx, resource, item, tally, last=last, sync_token=last_token)
+            if progress is not None:
+                progress(resource.name, tally.rows, tally.pages)
+            if last:
+                return
+    finally:
+        fetching.cancel()
+        await asyncio.gather(fetching, return_exceptions=True)
+
+
+async def _fetch(
+    ctx: SyncContext,
+    resource: Resource,
+    queue: "asyncio.Queue[Page[dict[str, Any]] | BaseException]",
+    *,
+    cursor: str | None,
+    token: str | None,
+) -> None:
+    try:
+        while True:
+            fetch = partial(ctx.client.list_page, resource, cursor=cursor, sync_token=token)
+            page = await ctx.retry(fetch)
+            await queue.put(page)
+            if not page.more_data_available:
+                return
+            if page.next_cursor is None or page.next_cursor == cursor:
+                raise SyncProtocolError("moreDataAvailable without a new nextCursor", endpoint=resource.endpoint)
+            cursor = page.next_cursor
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - handed to the writer, which raises it in the pass's own task
+        await queue.put(exc)
+
+
+async def _write_page(
+    ctx: SyncContext,
+    resource: Resource,
+    page: Page[dict[str, Any]],
+    tally: _Tally,
+    *,
+    last: bool,
+    sync_token: str | None,
+) -> None:
+    started = time.monotonic()
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        result = await mirror.upsert_page(conn, resource.name, ctx.account_id, page.raw)
+        n = len(page.raw)
+        if last:
+            await sync_state.complete_pass(conn, ctx.account_id, resource.name, sync_token=sync_token, rows=n)
+        else:
+            assert page.next_cursor is not None
+            await sync_state.checkpoint(conn, ctx.account_id, resource.name, cursor=page.next_cursor, rows=n)
+    metrics.PAGE_WRITE_SECONDS.labels(resource.name).observe(time.monotonic() - started)
+    metrics.ROWS.labels(resource.name).inc(result.written)
+    _count(resource, tally, n, result)
+
+
+def _count(resource: Resource, tally: _Tally, n: int, result: mirror.UpsertResult) -> None:
+    tally.rows += n
+    tally.pages += 1
+    tally.written += result.written
+    tally.stale += result.stale
+    if result.rejected:
+        tally.rejected += len(result.rejected)
+        metrics.REJECTED_FIELDS.labels(resource.name).inc(len(result.rejected))
+        for r in result.rejected[:10]:  # ids and field names only: never values, which may be PII
+            log.warning("sync_field_rejected", resource=resource.name, record_id=r.id, field=r.field)
+
+
+async def _run_per_parent(ctx: SyncContext, resource: Resource, tally: _Tally, progress: Progress | None) -> None:
+    """A snapshot listed per parent (interview stages per plan): one call per live parent row."""
+    assert resource.parent is not None
+    assert resource.parent_param is not None
+    async with ctx.pool.acquire() as conn:
+        parents = await mirror.list_ids(conn, resource.parent, ctx.account_id)
+    for parent_id in parents:
+        fetch = partial(ctx.client.list_page, resource, params={resource.parent_param: parent_id})
+        page = await ctx.retry(fetch)
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            result = await mirror.upsert_page(conn, resource.name, ctx.account_id, page.raw)
+        _count(resource, tally, len(page.raw), result)
+        if progress is not None:
+            progress(resource.name, tally.rows, tally.pages)
+    async with ctx.pool.acquire() as conn:
+        await sync_state.complete_pass(conn, ctx.account_id, resource.name, sync_token=None, rows=0)
