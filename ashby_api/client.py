@@ -4,6 +4,7 @@ Retrying is `ashby_api.retry`'s job: pass a `Retrier` to `iter_pages`, or wrap s
 """
 
 import asyncio
+import base64
 import dataclasses
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -169,7 +170,8 @@ class AshbyClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._headers = {
-            "Authorization": aiohttp.BasicAuth(key, "").encode(),  # the key as user, an empty password
+            # Basic auth: the key as user name, an empty password.
+            "Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode("ascii"),
             "Content-Type": "application/json",
             "Accept": "application/json; version=1",
         }
