@@ -24,6 +24,8 @@ class Settings(BaseModel):
     ashby_sync_secret_key: SecretStr | None = None
     log_format: Literal["json", "console"] = "console"
     ashby_max_in_flight: int = Field(default=4, ge=1, le=64)
+    sync_interval_minutes: int = Field(default=5, ge=1, le=60)
+    worker_max_jobs: int = Field(default=10, ge=1, le=100)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Self:

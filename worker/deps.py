@@ -1,0 +1,67 @@
+"""What jobs share within one worker process, read from arq's untyped ctx only here."""
+
+import functools
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import aiohttp
+from structlog.contextvars import bound_contextvars
+
+from ashby_api.client import AshbyClient
+from ashby_api.retry import Retrier
+from core.config import Settings
+from core.queue import JobQueue
+from store.pool import Pool
+from store.secrets import SecretBox
+from sync.accounts import load_client
+from sync.passes import SyncContext
+
+Ctx = dict[str, Any]
+P = ParamSpec("P")
+R = TypeVar("R")
+Job = Callable[Concatenate[Ctx, P], Coroutine[Any, Any, R]]
+
+CLIENT_TTL_S = 300.0  # credentials or caps changed with `accounts` reach a running worker within this
+
+
+@dataclass(slots=True)
+class Deps:
+    """The worker process's pool, HTTP session and per-account clients."""
+
+    settings: Settings
+    pool: Pool
+    session: aiohttp.ClientSession
+    box: SecretBox
+    queue: JobQueue
+    retry: Retrier = field(default_factory=Retrier)
+    _clients: dict[uuid.UUID, tuple[AshbyClient, float]] = field(default_factory=dict)
+
+    async def sync_context(self, account_id: uuid.UUID) -> SyncContext:
+        """The account's SyncContext; its client is shared by every job of this process, so its cap holds."""
+        cached = self._clients.get(account_id)
+        if cached is None or time.monotonic() - cached[1] > CLIENT_TTL_S:
+            client = await load_client(self.pool, self.session, self.box, account_id)
+            cached = (client, time.monotonic())
+            self._clients[account_id] = cached
+        return SyncContext(pool=self.pool, client=cached[0], account_id=account_id, retry=self.retry)
+
+
+def deps(ctx: Ctx) -> Deps:
+    """The Deps that `on_startup` put in arq's ctx."""
+    value = ctx["deps"]
+    assert isinstance(value, Deps)
+    return value
+
+
+def job(fn: Job[P, R]) -> Job[P, R]:
+    """Run a job with its name, id and try bound to every log line it writes."""
+
+    @functools.wraps(fn)  # keeps __qualname__, which arq uses as the job's name
+    async def run(ctx: Ctx, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with bound_contextvars(job=fn.__name__, job_id=ctx.get("job_id"), job_try=ctx.get("job_try")):
+            return await fn(ctx, *args, **kwargs)
+
+    return run
