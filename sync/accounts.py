@@ -19,15 +19,20 @@ from sync.passes import PassResult, Progress, SyncContext, sync_resource
 log = structlog.get_logger(__name__)
 
 
+async def load_client(pool: Pool, session: aiohttp.ClientSession, box: SecretBox, account_id: uuid.UUID) -> AshbyClient:
+    """A client for one account, over the process's session, capped at the account's requests in flight."""
+    async with pool.acquire() as conn:
+        account = await accounts.get_account(conn, account_id)
+        creds = await accounts.get_credentials(conn, box, account_id)
+    return AshbyClient(session, base_url=account.base_url, api_key=creds.api_key, max_in_flight=account.max_in_flight)
+
+
 @asynccontextmanager
 async def account_context(
     pool: Pool, session: aiohttp.ClientSession, box: SecretBox, account_id: uuid.UUID, retry: Retrier | None = None
 ) -> AsyncIterator[SyncContext]:
     """The SyncContext of one account: its client (with its in-flight cap) over the process's session."""
-    async with pool.acquire() as conn:
-        account = await accounts.get_account(conn, account_id)
-        creds = await accounts.get_credentials(conn, box, account_id)
-    client = AshbyClient(session, base_url=account.base_url, api_key=creds.api_key, max_in_flight=account.max_in_flight)
+    client = await load_client(pool, session, box, account_id)
     yield SyncContext(pool=pool, client=client, account_id=account_id, retry=retry or Retrier())
 
 
