@@ -169,12 +169,9 @@ class AshbyClient:
         self._session = session
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._headers = {
-            # Basic auth: the key as user name, an empty password.
-            "Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode("ascii"),
-            "Content-Type": "application/json",
-            "Accept": "application/json; version=1",
-        }
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json; version=1"}
+        if key:  # Basic auth: the key as user name, an empty password. No key: Ashby answers 401.
+            self._headers["Authorization"] = "Basic " + base64.b64encode(f"{key}:".encode()).decode("ascii")
         self._semaphore = asyncio.Semaphore(max_in_flight)
         self._client_timeout = aiohttp.ClientTimeout(total=timeout)
 

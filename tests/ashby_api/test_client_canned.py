@@ -310,3 +310,11 @@ async def test_write_calls_send_camel_case_bodies_without_unset_fields(
 def test_every_error_is_an_ashby_error() -> None:
     for cls in (AshbyTransportError, AshbyProtocolError, AshbyHTTPError, AshbyRequestFailed):
         assert issubclass(cls, AshbyError)
+
+
+async def test_an_empty_key_sends_no_authorization(canned: Canned, session: aiohttp.ClientSession) -> None:
+    client = AshbyClient(session, base_url=canned.base_url, api_key="")
+    canned.add(401, text="Unauthorized")
+    with pytest.raises(AshbyUnauthorized):
+        await client.call("apiKey.info")
+    assert "Authorization" not in canned.requests[0][2]
