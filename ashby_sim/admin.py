@@ -6,7 +6,7 @@ from typing import Any
 from aiohttp import web
 
 from ashby_sim.faults import SimError
-from ashby_sim.responses import error_body, json_response, read_json
+from ashby_sim.responses import REQUEST_ID_KEY, error_body, json_response, read_json
 from ashby_sim.state import STATE_KEY, SimState
 
 # SimState methods `POST /_sim/mutate/<name>` may call, with the JSON body as keyword arguments.
@@ -39,9 +39,9 @@ def _guarded(fn: Action) -> Callable[[web.Request], Awaitable[web.Response]]:
         try:
             return json_response({"success": True, "results": await fn(request, request.app[STATE_KEY])})
         except SimError as exc:
-            return json_response(error_body(exc.code, exc.message, request["request_id"]), status=400)
+            return json_response(error_body(exc.code, exc.message, request[REQUEST_ID_KEY]), status=400)
         except TypeError as exc:  # wrong keyword arguments for a mutation
-            return json_response(error_body("invalid_input", str(exc), request["request_id"]), status=400)
+            return json_response(error_body("invalid_input", str(exc), request[REQUEST_ID_KEY]), status=400)
 
     return handle
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from ashby_sim.admin import add_admin_routes
 from ashby_sim.endpoints import Handler, build_read_handlers
 from ashby_sim.faults import SimError
-from ashby_sim.responses import error_body, json_response, read_json
+from ashby_sim.responses import REQUEST_ID_KEY, error_body, json_response, read_json
 from ashby_sim.state import STATE_KEY, RequestRecord, SimState
 from ashby_sim.writes import WRITE_HANDLERS
 
@@ -46,7 +46,7 @@ async def ashby_middleware(
     """Request id on every response; auth before anything else."""
     state = request.app[STATE_KEY]
     request_id = state.new_request_id()
-    request["request_id"] = request_id
+    request[REQUEST_ID_KEY] = request_id
     failure = _auth_failure(state, request.headers.get("Authorization"), request_id)
     if failure is not None:
         response: web.StreamResponse = failure
@@ -63,7 +63,7 @@ async def ashby_middleware(
 async def api(request: web.Request) -> web.Response:
     """POST /<endpoint>: faults first (latency, queued failures, 429/5xx rates), then the endpoint."""
     state = request.app[STATE_KEY]
-    request_id: str = request["request_id"]
+    request_id = request[REQUEST_ID_KEY]
     endpoint = request.match_info["endpoint"]
     handler = HANDLERS.get(endpoint)
     if handler is None:

@@ -7,6 +7,8 @@ from aiohttp import web
 
 from ashby_sim.faults import SimError
 
+REQUEST_ID_KEY = web.RequestKey("ashby_request_id", str)
+
 
 def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, headers=headers, content_type="application/json")
