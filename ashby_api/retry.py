@@ -100,7 +100,11 @@ async def with_retries(
         before_sleep=_log_retry,
         reraise=True,
     )
-    return await retrying(fn)
+
+    async def attempt() -> T:  # tenacity awaits only coroutine functions; `fn` may be a lambda or a partial
+        return await fn()
+
+    return await retrying(attempt)
 
 
 def _log_retry(state: RetryCallState) -> None:

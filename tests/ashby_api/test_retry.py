@@ -146,3 +146,10 @@ async def test_each_retry_is_logged_without_the_body() -> None:
 def test_policy_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="max_attempts"):
         RetryPolicy(max_attempts=0)
+
+
+async def test_a_plain_callable_returning_an_awaitable_is_awaited() -> None:
+    fn = Flaky(AshbyServerError(endpoint="job.list", status=502))
+    sleep = SleepRecorder()
+    assert await with_retries(lambda: fn(), sleep=sleep) == "ok"
+    assert fn.calls == 2
