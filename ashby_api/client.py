@@ -12,28 +12,16 @@ from typing import Any, Generic, Protocol, Self, TypeVar, overload
 
 import aiohttp
 import orjson
-from multidict import CIMultiDictProxy
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
-from ashby_api.errors import (
-    AshbyForbidden,
-    AshbyHTTPError,
-    AshbyProtocolError,
-    AshbyRateLimited,
-    AshbyServerError,
-    AshbyTransportError,
-    AshbyUnauthorized,
-    parse_retry_after,
-    request_failed,
-)
+from ashby_api.envelope import decode_response, parse_page
+from ashby_api.errors import AshbyProtocolError, AshbyTransportError
 from ashby_api.models import (
     MODELS,
     RESOURCE_OF,
-    ApiKeyInfo,
     Application,
     ApplicationFeedback,
     ArchiveReason,
-    AshbyModel,
     AshbyRecord,
     Candidate,
     CandidateTag,
@@ -48,18 +36,16 @@ from ashby_api.models import (
     Job,
     JobPosting,
     Location,
-    Note,
     Offer,
     Opening,
     Page,
     Project,
     Source,
     User,
-    WebhookSetting,
 )
 from ashby_api.resources import BY_NAME, RESOURCES, Resource, SyncMode
+from ashby_api.writes import AshbyWrites
 
-REQUEST_ID_HEADER = "x-ashby-request-id"
 DEFAULT_LIMIT = 100  # Ashby's maximum page size
 
 # The id parameter of each `.info` endpoint (Ashby's names are not uniform).
@@ -84,7 +70,6 @@ _BY_ENDPOINT: dict[str, Resource] = {r.endpoint: r for r in RESOURCES}
 
 T = TypeVar("T")
 R = TypeVar("R", bound=AshbyRecord)
-A = TypeVar("A", bound=AshbyModel)
 R_co = TypeVar("R_co", bound=AshbyRecord, covariant=True)
 
 
@@ -148,7 +133,7 @@ class InfoMethod(Generic[R]):
         return functools.partial(client.info, self.model)
 
 
-class AshbyClient:
+class AshbyClient(AshbyWrites):
     """Talks to one Ashby account. Owns no connections: `session` belongs to the process.
 
     At most `max_in_flight` requests of this client are in flight at once; each has a `timeout` in seconds.
@@ -204,10 +189,6 @@ class AshbyClient:
             except aiohttp.ClientError as exc:
                 raise AshbyTransportError(f"request failed ({type(exc).__name__})", endpoint=endpoint) from exc
         return decode_response(endpoint, status, headers, content)
-
-    async def _result(self, endpoint: str, body: Mapping[str, Any], model: type[A]) -> A:
-        payload = await self.call(endpoint, body)
-        return parse_object(endpoint, model, payload.get("results"))
 
     # Lists ----------------------------------------------------------------------------------------------------
 
@@ -386,292 +367,8 @@ class AshbyClient:
     info_job_posting = InfoMethod(JobPosting)
     info_interview_stage = InfoMethod(InterviewStage)
 
-    # Candidates -----------------------------------------------------------------------------------------------
-
-    async def candidate_create(
-        self,
-        name: str,
-        *,
-        email: str | None = None,
-        phone_number: str | None = None,
-        source_id: str | None = None,
-        credited_to_user_id: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Candidate:
-        """Create a candidate; `extra` carries any other `candidate.create` field (camelCase)."""
-        body = _present(
-            name=name, email=email, phoneNumber=phone_number, sourceId=source_id, creditedToUserId=credited_to_user_id
-        )
-        return await self._result("candidate.create", {**(extra or {}), **body}, Candidate)
-
-    async def candidate_update(
-        self,
-        candidate_id: str,
-        *,
-        name: str | None = None,
-        email: str | None = None,
-        phone_number: str | None = None,
-        source_id: str | None = None,
-        credited_to_user_id: str | None = None,
-        send_notifications: bool | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Candidate:
-        """Update the given fields of a candidate (None leaves a field as it is)."""
-        body = _present(
-            candidateId=candidate_id,
-            name=name,
-            email=email,
-            phoneNumber=phone_number,
-            sourceId=source_id,
-            creditedToUserId=credited_to_user_id,
-            sendNotifications=send_notifications,
-        )
-        return await self._result("candidate.update", {**(extra or {}), **body}, Candidate)
-
-    async def candidate_add_tag(self, candidate_id: str, tag_id: str) -> Candidate:
-        """Add an existing tag to a candidate."""
-        return await self._result("candidate.addTag", {"candidateId": candidate_id, "tagId": tag_id}, Candidate)
-
-    async def candidate_create_note(
-        self,
-        candidate_id: str,
-        note: str,
-        *,
-        html: bool = False,
-        is_private: bool | None = None,
-        send_notifications: bool | None = None,
-    ) -> Note:
-        """Add a note (plain text, or HTML with Ashby's small tag subset) to a candidate."""
-        body = _present(
-            candidateId=candidate_id,
-            note={"value": note, "type": "text/html" if html else "text/plain"},
-            isPrivate=is_private,
-            sendNotifications=send_notifications,
-        )
-        return await self._result("candidate.createNote", body, Note)
-
-    async def candidate_anonymize(self, candidate_id: str) -> Candidate:
-        """Anonymize a candidate (irreversible; every application must be archived or hired)."""
-        return await self._result("candidate.anonymize", {"candidateId": candidate_id}, Candidate)
-
-    async def candidate_search(self, *, email: str | None = None, name: str | None = None) -> list[Candidate]:
-        """Candidates matching all given criteria; Ashby caps the answer at 100."""
-        endpoint = "candidate.search"
-        payload = await self.call(endpoint, _present(email=email, name=name))
-        results = payload.get("results")
-        if not isinstance(results, list):
-            raise AshbyProtocolError("results is not a list", endpoint=endpoint)
-        return [parse_object(endpoint, Candidate, item) for item in results]
-
-    # Applications ---------------------------------------------------------------------------------------------
-
-    async def application_create(
-        self,
-        candidate_id: str,
-        job_id: str,
-        *,
-        interview_plan_id: str | None = None,
-        interview_stage_id: str | None = None,
-        source_id: str | None = None,
-        credited_to_user_id: str | None = None,
-    ) -> Application:
-        """Consider a candidate for a job."""
-        body = _present(
-            candidateId=candidate_id,
-            jobId=job_id,
-            interviewPlanId=interview_plan_id,
-            interviewStageId=interview_stage_id,
-            sourceId=source_id,
-            creditedToUserId=credited_to_user_id,
-        )
-        return await self._result("application.create", body, Application)
-
-    async def application_change_stage(
-        self, application_id: str, interview_stage_id: str, *, archive_reason_id: str | None = None
-    ) -> Application:
-        """Move an application to a stage; an Archived-type stage needs `archive_reason_id`."""
-        body = _present(
-            applicationId=application_id, interviewStageId=interview_stage_id, archiveReasonId=archive_reason_id
-        )
-        return await self._result("application.changeStage", body, Application)
-
-    async def application_change_source(self, application_id: str, source_id: str | None) -> Application:
-        """Set an application's source; None unsets it."""
-        body = {"applicationId": application_id, "sourceId": source_id}
-        return await self._result("application.changeSource", body, Application)
-
-    async def application_update(
-        self,
-        application_id: str,
-        *,
-        source_id: str | None = None,
-        credited_to_user_id: str | None = None,
-        send_notifications: bool | None = None,
-    ) -> Application:
-        """Update the given fields of an application (None leaves a field as it is)."""
-        body = _present(
-            applicationId=application_id,
-            sourceId=source_id,
-            creditedToUserId=credited_to_user_id,
-            sendNotifications=send_notifications,
-        )
-        return await self._result("application.update", body, Application)
-
-    async def application_transfer(
-        self,
-        application_id: str,
-        job_id: str,
-        *,
-        interview_plan_id: str,
-        interview_stage_id: str,
-        start_automatic_activities: bool | None = None,
-    ) -> Application:
-        """Move an application to another job, at the given plan and stage."""
-        body = _present(
-            applicationId=application_id,
-            jobId=job_id,
-            interviewPlanId=interview_plan_id,
-            interviewStageId=interview_stage_id,
-            startAutomaticActivities=start_automatic_activities,
-        )
-        return await self._result("application.transfer", body, Application)
-
-    # Offers, webhooks, key ------------------------------------------------------------------------------------
-
-    async def offer_set_status(self, offer_id: str, acceptance_status: str) -> Offer:
-        """Set an offer's `acceptanceStatus` (`Accepted`, `Declined`, ...); Ashby derives `offerStatus` from it."""
-        body = {"offerId": offer_id, "acceptanceStatus": acceptance_status}
-        return await self._result("offer.setStatus", body, Offer)
-
-    async def webhook_create(
-        self, webhook_type: str, request_url: str, secret_token: str | SecretStr
-    ) -> WebhookSetting:
-        """Register a webhook; Ashby pings `request_url` and saves it disabled when the ping fails."""
-        secret = secret_token.get_secret_value() if isinstance(secret_token, SecretStr) else secret_token
-        body = {"webhookType": webhook_type, "requestUrl": request_url, "secretToken": secret}
-        return await self._result("webhook.create", body, WebhookSetting)
-
-    async def webhook_update(
-        self,
-        webhook_id: str,
-        *,
-        enabled: bool | None = None,
-        request_url: str | None = None,
-        secret_token: str | SecretStr | None = None,
-    ) -> WebhookSetting:
-        """Change a webhook's given settings (None leaves a setting as it is)."""
-        secret = secret_token.get_secret_value() if isinstance(secret_token, SecretStr) else secret_token
-        body = _present(webhookId=webhook_id, enabled=enabled, requestUrl=request_url, secretToken=secret)
-        return await self._result("webhook.update", body, WebhookSetting)
-
-    async def webhook_delete(self, webhook_id: str) -> str:
-        """Delete a webhook; returns the deleted id."""
-        endpoint = "webhook.delete"
-        payload = await self.call(endpoint, {"webhookId": webhook_id})
-        results = payload.get("results")
-        deleted = results.get("webhookId") if isinstance(results, dict) else None
-        return deleted if isinstance(deleted, str) else webhook_id
-
-    async def webhook_info(self, webhook_id: str) -> WebhookSetting:
-        """A webhook's settings (without its secret)."""
-        return await self._result("webhook.info", {"webhookId": webhook_id}, WebhookSetting)
-
-    async def api_key_info(self) -> ApiKeyInfo:
-        """The calling key's title and scopes: a cheap credentials and permissions probe."""
-        return await self._result("apiKey.info", {}, ApiKeyInfo)
-
-
-# Decoding -----------------------------------------------------------------------------------------------------
-
-
-def decode_response(
-    endpoint: str, status: int, headers: CIMultiDictProxy[str] | Mapping[str, str], content: bytes
-) -> dict[str, Any]:
-    """The success envelope of one response, or the `AshbyError` it stands for."""
-    request_id = headers.get(REQUEST_ID_HEADER) or None
-    try:
-        payload: Any = orjson.loads(content) if content else None
-    except orjson.JSONDecodeError:
-        payload = None
-    envelope = payload if isinstance(payload, dict) else {}
-    info = envelope.get("errorInfo")
-    info = info if isinstance(info, dict) else {}
-    if request_id is None and isinstance(info.get("requestId"), str):
-        request_id = info["requestId"]
-    codes = _error_codes(envelope, info)
-    code = codes[0] if codes else None
-
-    if not 200 <= status < 300:
-        if status == 401:
-            raise AshbyUnauthorized(endpoint=endpoint, status=status, request_id=request_id, code=code)
-        if status == 403:
-            raise AshbyForbidden(endpoint=endpoint, status=status, request_id=request_id, code=code)
-        if status == 429:
-            retry_after = parse_retry_after(headers.get("Retry-After"))
-            raise AshbyRateLimited(endpoint=endpoint, request_id=request_id, code=code, retry_after=retry_after)
-        if status >= 500:
-            raise AshbyServerError(endpoint=endpoint, status=status, request_id=request_id, code=code)
-        raise AshbyHTTPError(endpoint=endpoint, status=status, request_id=request_id, code=code)
-
-    if not isinstance(payload, dict):
-        what = "not JSON" if payload is None else "not a JSON object"
-        raise AshbyProtocolError(f"HTTP {status} body is {what}", endpoint=endpoint, request_id=request_id)
-    success = payload.get("success")
-    if success is True:
-        return payload
-    if success is False:
-        message = info.get("message")
-        raise request_failed(
-            endpoint=endpoint,
-            codes=codes,
-            message=message if isinstance(message, str) else None,
-            request_id=request_id,
-        )
-    raise AshbyProtocolError("envelope has no boolean success", endpoint=endpoint, request_id=request_id)
-
-
-def _error_codes(envelope: Mapping[str, Any], info: Mapping[str, Any]) -> list[str]:
-    """`errorInfo.code` first, then the deprecated `errors` entries that look like codes."""
-    codes: list[str] = []
-    if isinstance(info.get("code"), str) and info["code"]:
-        codes.append(info["code"])
-    errors = envelope.get("errors")
-    for item in errors if isinstance(errors, list) else []:
-        if isinstance(item, str) and item.isidentifier() and item.islower() and item not in codes:
-            codes.append(item)
-    return codes
-
-
-def parse_object(endpoint: str, model: type[A], obj: Any) -> A:
-    """`obj` validated as `model`; a malformed object is Ashby's fault, so `AshbyProtocolError`."""
-    if not isinstance(obj, dict):
-        raise AshbyProtocolError(f"results is not a {model.__name__} object", endpoint=endpoint)
-    try:
-        return model.model_validate(obj)
-    except ValidationError as exc:
-        # The error text would quote the object (PII); name the fields only.
-        fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in exc.errors()}))
-        raise AshbyProtocolError(f"invalid {model.__name__} ({fields})", endpoint=endpoint) from None
-
-
-def parse_page(endpoint: str, model: type[R], page: Page[dict[str, Any]]) -> Page[R]:
-    """`page` with its raw objects parsed as `model`."""
-    results = [parse_object(endpoint, model, obj) for obj in page.raw]
-    return Page(
-        results=results,
-        raw=page.raw,
-        next_cursor=page.next_cursor,
-        more_data_available=page.more_data_available,
-        sync_token=page.sync_token,
-    )
-
 
 def _find_resource(resource_or_endpoint: str | Resource) -> Resource | None:
     if isinstance(resource_or_endpoint, Resource):
         return resource_or_endpoint
     return BY_NAME.get(resource_or_endpoint) or _BY_ENDPOINT.get(resource_or_endpoint)
-
-
-def _present(**fields: Any) -> dict[str, Any]:
-    """The fields that are not None (None means "not given" for Ashby's optional body fields)."""
-    return {k: v for k, v in fields.items() if v is not None}
