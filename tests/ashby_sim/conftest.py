@@ -3,6 +3,7 @@
 import asyncio
 import base64
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from ashby_sim.app import create_app
 from ashby_sim.state import SimState
 
 
@@ -75,6 +77,14 @@ class Api:
             if not reply.body["moreDataAvailable"]:
                 return records, reply.body["syncToken"], calls
             body = {"cursor": reply.body["nextCursor"], "limit": body.get("limit", 100)}
+
+
+@asynccontextmanager
+async def serve(api: Api, state: SimState) -> AsyncIterator[Api]:
+    """Serve another sandbox (say, a bigger one) for the length of a `with` block, using api's session."""
+    async with TestServer(create_app(state), host="127.0.0.1") as server:
+        state.base_url = str(server.make_url("")).rstrip("/")
+        yield Api(api.session, state)
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from tests.ashby_sim.conftest import Api, basic_auth
+from ashby_sim.state import SimState
+from tests.ashby_sim.conftest import Api, basic_auth, serve
 
 REQUEST_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
@@ -57,9 +58,8 @@ async def test_list_envelope_has_results_more_data_and_sync_token(api: Api):
 
 
 async def test_limit_above_100_is_capped(api: Api):
-    api.state.records.u.count["candidates"] = 250  # a bigger org without changing the seed's records
-
-    reply = await api.call("candidate.list", {"limit": 500})
+    async with serve(api, SimState(seed=1, candidates=250)) as big:
+        reply = await big.call("candidate.list", {"limit": 500})
 
     assert len(reply.results) == 100
     assert reply.body["moreDataAvailable"] is True
@@ -140,10 +140,9 @@ async def test_job_info_expands_location_and_openings(api: Api):
 
 
 async def test_default_list_filters_hide_archived_and_deactivated_rows(api: Api):
-    api.state.records.u.count["users"] = 30
-
-    enabled = (await api.call("user.list")).results
-    everyone = (await api.call("user.list", {"includeDeactivated": True})).results
+    async with serve(api, SimState(seed=1, candidates=3_000)) as big:
+        enabled = (await big.call("user.list")).results
+        everyone = (await big.call("user.list", {"includeDeactivated": True})).results
 
     assert all(u["isEnabled"] for u in enabled)
     assert len(everyone) == 30

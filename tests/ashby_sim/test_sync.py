@@ -1,11 +1,9 @@
 """The list protocol: cursor pages, syncToken on the last page, incremental passes, and every sync error."""
 
 import pytest
-from aiohttp.test_utils import TestServer
 
-from ashby_sim.app import create_app
 from ashby_sim.state import SimState
-from tests.ashby_sim.conftest import Api
+from tests.ashby_sim.conftest import Api, serve
 
 
 async def test_a_full_pass_pages_through_every_record_once_and_ends_with_a_sync_token(api: Api):
@@ -182,15 +180,12 @@ async def test_interview_stages_are_listed_per_plan(api: Api):
 
 
 async def test_a_million_candidate_sandbox_serves_first_and_deep_pages(api: Api):
-    big = SimState(seed=0, candidates=1_000_000)
-    async with TestServer(create_app(big), host="127.0.0.1") as server:
-        big.base_url = str(server.make_url("")).rstrip("/")
-        client = Api(api.session, big)
-
-        first = await client.call("candidate.list")
-        second = await client.call("candidate.list", {"cursor": first.body["nextCursor"]})
+    state = SimState(seed=0, candidates=1_000_000)
+    async with serve(api, state) as big:
+        first = await big.call("candidate.list")
+        second = await big.call("candidate.list", {"cursor": first.body["nextCursor"]})
 
     assert len(first.results) == len(second.results) == 100
-    assert second.results[0] == big.records.at_slot("candidates", 100)
+    assert second.results[0] == state.records.at_slot("candidates", 100)
     assert first.body["moreDataAvailable"]
     assert second.body["moreDataAvailable"]
