@@ -131,9 +131,10 @@ class WebhookSender:
             self._end()
             return
         duplicate = self.rng.random() < self.faults.webhook_duplicate
+        if duplicate:
+            self._begin()  # before the first send ends, so waiters never see a gap between the two
         await self._attempt(outgoing, 1, duplicate=False)
         if duplicate:
-            self._begin()
             await self._attempt(outgoing, 1, duplicate=True)
 
     async def _attempt(self, outgoing: Outgoing, attempt: int, *, duplicate: bool) -> None:
