@@ -32,11 +32,7 @@ def job_posting(u: Universe, i: int, cur: Current) -> Record:
         "jobId": j["id"],
         "descriptionPlain": text,
         "descriptionHtml": f"<p>{text}</p>",
-        "descriptionParts": {
-            "descriptionOpening": None,
-            "descriptionBody": {"html": f"<p>{text}</p>", "plain": text},
-            "descriptionClosing": None,
-        },
+        "descriptionParts": {"descriptionBody": {"html": f"<p>{text}</p>", "plain": text}},
         "departmentName": dept["name"],
         "teamName": dept["name"],
         "teamNameHierarchy": [dept["name"]],

@@ -202,6 +202,7 @@ def interview_event(u: Universe, e: int, cur: Current) -> Record:
         "interviewId": interview["id"],
         "interviewScheduleId": u.id("interview_schedules", s),
         "interviewerUserIds": [interviewer["id"]],
+        # The spec's trainingRole enum has no null although its type allows it: use a value it accepts.
         "interviewers": [
             {**interviewer, "trainingRole": "Shadow", "interviewerPool": None, "isFeedbackRequired": True},
         ],
