@@ -116,3 +116,10 @@ async def set_webhook_secret(conn: Conn, box: SecretBox, account_id: uuid.UUID, 
         account_id,
         box.encrypt(secret),
     )
+
+
+async def remove_account(conn: Conn, ref: str | uuid.UUID) -> Account:
+    """Delete an account and everything mirrored for it; AccountNotFoundError when there is none."""
+    account = await get_account(conn, ref)
+    await conn.execute("delete from accounts where id = $1", account.id)
+    return account

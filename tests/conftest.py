@@ -6,12 +6,18 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
+from pydantic import SecretStr
 
+from store import accounts
 from store.pool import create_pool
+from store.secrets import SecretBox
+from sync.accounts import account_context
+from sync.passes import SyncContext
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -79,7 +85,7 @@ _KEEP = {"schema_version"}
 
 
 @pytest.fixture
-async def db(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
+async def db(pool: asyncpg.Pool) -> asyncpg.Pool:
     """The session pool, with every table but the schema version emptied before the test."""
     async with pool.acquire() as conn:
         tables = [
@@ -104,12 +110,44 @@ async def redis_client() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def fake_ashby() -> AsyncIterator[Any]:
-    """The Ashby sandbox, small and seeded, served over real HTTP on a free loopback port."""
+async def fake_ashby(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """The Ashby sandbox, small and seeded, served over real HTTP on a free loopback port.
+
+    `@pytest.mark.sandbox(candidates=N)` on a test sizes it.
+    """
     from ashby_sim.app import create_app
     from ashby_sim.state import SimState
 
-    state = SimState(seed=1, candidates=50)
+    marker = request.node.get_closest_marker("sandbox")
+    state = SimState(seed=1, **{"candidates": 50, **(marker.kwargs if marker else {})})
     async with TestServer(create_app(state), host="127.0.0.1") as server:
         state.base_url = str(server.make_url("")).rstrip("/")
         yield state
+
+
+@pytest.fixture
+async def account_id(db, fake_ashby) -> uuid.UUID:
+    """An account connected to the sandbox."""
+    from tests.helpers import SECRET_KEY
+
+    async with db.acquire() as conn:
+        account = await accounts.add_account(
+            conn,
+            SecretBox(SecretStr(SECRET_KEY)),
+            name="sandbox",
+            api_key=SecretStr(fake_ashby.api_key),
+            base_url=fake_ashby.base_url,
+        )
+    return account.id
+
+
+@pytest.fixture
+async def sync_ctx(db, account_id) -> AsyncIterator[SyncContext]:
+    """The sync context of that account, retrying without sleeping."""
+    from tests.helpers import FAST_RETRY, SECRET_KEY
+
+    async with (
+        aiohttp.ClientSession() as session,
+        account_context(db, session, SecretBox(SecretStr(SECRET_KEY)), account_id, retry=FAST_RETRY) as ctx,
+    ):
+        yield ctx

@@ -25,8 +25,10 @@ def redis_settings(url: str) -> RedisSettings:
     return rs
 
 
-def build_worker(settings: Settings, *, burst: bool = False, redis_pool: ArqRedis | None = None) -> Worker:
-    """The worker for `settings`; `burst` runs what is queued and returns (tests, one-off runs)."""
+def build_worker(
+    settings: Settings, *, burst: bool = False, crons: bool = True, redis_pool: ArqRedis | None = None
+) -> Worker:
+    """The worker for `settings`; `burst` runs what is queued and returns; `crons=False` leaves out the crons."""
 
     async def on_startup(ctx: Ctx) -> None:
         pool = await create_pg_pool(settings.database_url, max_size=settings.worker_max_jobs + 4)
@@ -50,7 +52,9 @@ def build_worker(settings: Settings, *, burst: bool = False, redis_pool: ArqRedi
         cron_jobs=[
             cron(schedule_syncs, minute=minutes, run_at_startup=False),
             cron(sweep, second={0}, run_at_startup=True),
-        ],
+        ]
+        if crons
+        else None,
         queue_name=QUEUE_NAME,
         redis_settings=None if redis_pool is not None else redis_settings(settings.redis_url),
         redis_pool=redis_pool,

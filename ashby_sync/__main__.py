@@ -1,0 +1,3 @@
+from ashby_sync.cli import main
+
+main()

@@ -1,0 +1,169 @@
+import asyncio
+import math
+
+import pytest
+
+from ashby_api.errors import AshbyForbidden
+from ashby_api.resources import BY_NAME, RESOURCES, SyncMode
+from store import sync_state
+from sync.accounts import sync_account
+from sync.passes import SyncProtocolError, sync_resource
+from tests.helpers import assert_mirror_matches
+
+CANDIDATES = BY_NAME["candidates"]
+
+
+async def test_a_full_pass_of_every_resource_mirrors_the_sandbox_exactly(db, fake_ashby, sync_ctx, account_id) -> None:
+    results, failures = await sync_account(sync_ctx)
+    assert failures == []
+    assert {r.resource for r in results} == set(BY_NAME)
+    assert all(r.mode == "full" for r in results)
+    for resource in RESOURCES:
+        await assert_mirror_matches(db, account_id, fake_ashby, resource.name)
+    async with db.acquire() as conn:
+        states = await sync_state.list_states(conn, account_id)
+    for s in states:
+        assert not s.in_progress
+        assert s.last_success_at is not None
+        assert (s.sync_token is not None) == (BY_NAME[s.resource].mode is SyncMode.INCREMENTAL), s.resource
+
+
+@pytest.mark.sandbox(candidates=400)
+@pytest.mark.parametrize("k", [0, 1, 100, 150])
+async def test_an_incremental_pass_after_k_changes_makes_at_most_ceil_k_over_100_plus_1_calls(
+    db, fake_ashby, sync_ctx, account_id, k
+) -> None:
+    await sync_account(sync_ctx)
+    if k:
+        fake_ashby.touch("candidates", k)
+    fake_ashby.reset_request_log()
+    results, failures = await sync_account(sync_ctx)
+    assert failures == []
+    by_name = {r.resource: r for r in results}
+    assert by_name["candidates"].mode == "incremental"
+    assert by_name["candidates"].rows == k
+    assert fake_ashby.request_count("candidate.list") <= math.ceil(k / 100) + 1
+    for resource in RESOURCES:
+        if resource.mode is SyncMode.INCREMENTAL and resource.name != "candidates":
+            assert fake_ashby.request_count(resource.endpoint) == 1, resource.name
+    await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "sync_token_expired",
+        "sync_token_invalid",
+        "incremental_sync_too_large",
+        "next_cursor_expired",
+        "invalid_next_cursor",
+    ],
+)
+async def test_a_recovery_error_restarts_the_pass_full_and_ends_exact(
+    db, fake_ashby, sync_ctx, account_id, code
+) -> None:
+    await sync_resource(sync_ctx, CANDIDATES)
+    changed = fake_ashby.touch("candidates", 3)
+    fake_ashby.delete_candidate(changed[0])
+    fake_ashby.fail_next("candidate.list", code=code)
+    result = await sync_resource(sync_ctx, CANDIDATES)
+    assert result.restarted == code
+    assert result.mode == "full"
+    assert result.deleted == 1
+    await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
+
+
+async def test_a_full_pass_marks_deleted_rows_and_clears_their_pii(db, fake_ashby, sync_ctx, account_id) -> None:
+    await sync_resource(sync_ctx, CANDIDATES)
+    gone = fake_ashby.ids("candidates")[0]
+    fake_ashby.delete_candidate(gone)
+    incremental = await sync_resource(sync_ctx, CANDIDATES)
+    assert incremental.deleted == 0  # Ashby reports no deletes in incremental results
+    full = await sync_resource(sync_ctx, CANDIDATES, full=True)
+    assert full.deleted == 1
+    async with db.acquire() as conn:
+        row = await conn.fetchrow(
+            "select name, primary_email, emails, phones, raw, deleted_at from candidates where id = $1", gone
+        )
+    assert row["deleted_at"] is not None
+    assert row["name"] is None
+    assert row["primary_email"] is None
+    assert row["emails"] == []
+    assert row["phones"] == []
+    assert row["raw"] == {"id": gone}
+    await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
+
+
+async def test_two_passes_racing_on_one_resource_run_once(db, fake_ashby, sync_ctx, account_id) -> None:
+    fake_ashby.faults.latency_ms = 20
+    try:
+        first, second = await asyncio.gather(sync_resource(sync_ctx, CANDIDATES), sync_resource(sync_ctx, CANDIDATES))
+    finally:
+        fake_ashby.faults.latency_ms = 0
+    assert sorted([first.mode, second.mode]) == ["full", "skipped"]
+    await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
+
+
+@pytest.mark.sandbox(candidates=300)
+async def test_passes_stay_exact_through_429_storms_and_5xx(db, fake_ashby, sync_ctx, account_id) -> None:
+    fake_ashby.faults.rate_429 = 0.3
+    fake_ashby.faults.rate_5xx = 0.05
+    try:
+        _, failures = await sync_account(sync_ctx)
+        assert failures == []
+        fake_ashby.touch("candidates", 120)
+        fake_ashby.touch("applications", 30)
+        _, failures = await sync_account(sync_ctx)
+        assert failures == []
+    finally:
+        fake_ashby.faults.rate_429 = 0
+        fake_ashby.faults.rate_5xx = 0
+    statuses = {r.status for r in fake_ashby.requests}
+    assert {429, 200} <= statuses  # the storm really hit
+    for resource in RESOURCES:
+        await assert_mirror_matches(db, account_id, fake_ashby, resource.name)
+
+
+async def test_bad_data_from_ashby_is_stored_raw_and_never_crashes_the_pass(
+    db, fake_ashby, sync_ctx, account_id
+) -> None:
+    await sync_resource(sync_ctx, CANDIDATES)
+    ids = fake_ashby.ids("candidates")[:3]
+    bad = [fake_ashby.records.editable("candidates", i) for i in ids]
+    del bad[0]["name"]  # a missing required field
+    bad[1]["fraudStatus"] = "SomethingNew"  # an unknown enum value
+    bad[2]["name"] = "x" * 500_000  # a huge string
+    bad[2]["createdAt"] = "yesterday"
+    for rec in bad:
+        fake_ashby.records.put("candidates", rec)
+    result = await sync_resource(sync_ctx, CANDIDATES)
+    assert result.rows == 3
+    assert result.rejected >= 2
+    await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
+    async with db.acquire() as conn:
+        assert await conn.fetchval("select name from candidates where id = $1", ids[2]) is None
+
+
+async def test_a_pass_that_ends_without_a_sync_token_is_an_error_not_a_checkpoint(
+    db, fake_ashby, sync_ctx, account_id
+) -> None:
+    fake_ashby.faults.omit_sync_token = True
+    try:
+        with pytest.raises(SyncProtocolError):
+            await sync_resource(sync_ctx, CANDIDATES)
+    finally:
+        fake_ashby.faults.omit_sync_token = False
+    async with db.acquire() as conn:
+        state = await sync_state.get_state(conn, account_id, "candidates")
+    assert state.sync_token is None
+    assert state.last_error is not None
+    assert state.last_success_at is None
+
+
+async def test_a_non_retryable_error_fails_the_pass_and_is_recorded(db, fake_ashby, sync_ctx, account_id) -> None:
+    fake_ashby.fail_next("candidate.list", status=403)
+    with pytest.raises(AshbyForbidden):
+        await sync_resource(sync_ctx, CANDIDATES)
+    async with db.acquire() as conn:
+        state = await sync_state.get_state(conn, account_id, "candidates")
+    assert "AshbyForbidden" in (state.last_error or "")
