@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from ashby_sim import data_catalog, data_org, data_people
 from ashby_sim.data_org import Current, Record
-from ashby_sim.universe import Universe
+from ashby_sim.universe import BULK_KINDS, Universe
 
 Generator = Callable[[Universe, int, Current], Record]
 
@@ -33,14 +33,7 @@ GENERATORS: dict[str, Generator] = {
 }
 
 # Kinds with few records that many others embed: their base records are worth caching.
-CACHED_KINDS = frozenset(GENERATORS) - {
-    "candidates",
-    "applications",
-    "offers",
-    "interview_schedules",
-    "interview_events",
-    "application_feedback",
-}
+CACHED_KINDS = frozenset(GENERATORS) - BULK_KINDS
 
 
 def generate(u: Universe, kind: str, index: int, current: Current) -> Record:

@@ -51,10 +51,11 @@ def candidate(u: Universe, i: int, cur: Current) -> Record:
     phone = {"value": f"+1555{i % 10_000_000:07d}", "type": "Personal", "isPrimary": True}
     city, region, country = u.pick(h, 3, words.CITIES)
     tags = [cur("candidate_tags", u.num(h, 6 + k, u.count["candidate_tags"])) for k in range(u.num(h, 5, 3))]
+    cid = u.id("candidates", i)
     rec: Record = {
-        "id": u.id("candidates", i),
-        "createdAt": iso(u.created_ms("candidates", i)),
-        "updatedAt": iso(u.updated_ms("candidates", i)),
+        "id": cid,
+        "createdAt": iso(u.created_ms("candidates", i, h)),
+        "updatedAt": iso(u.updated_ms("candidates", i, h)),
         "name": f"{first} {last}",
         "primaryEmailAddress": email,
         "emailAddresses": [email],
@@ -68,7 +69,7 @@ def candidate(u: Universe, i: int, cur: Current) -> Record:
         "applicationIds": [u.id("applications", a) for a in u.candidate_applications(i)],
         "fileHandles": [],
         "customFields": [],
-        "profileUrl": f"https://app.ashbyhq.com/candidates/{u.id('candidates', i)}",
+        "profileUrl": f"https://app.ashbyhq.com/candidates/{cid}",
         "source": cur("sources", u.num(h, 10, u.count["sources"])),
         "creditedToUser": cur("users", u.user_for("candidates", i)),
         "timezone": u.pick(h, 14, TIMEZONES),
@@ -84,7 +85,7 @@ def candidate(u: Universe, i: int, cur: Current) -> Record:
         "fraudStatus": u.pick(h, 16, FRAUD),
     }
     if i % 3 == 0:
-        resume = {"id": u.id("candidates", i)[:8] + "-resume", "name": "resume.pdf", "handle": f"sandbox-{i}-resume"}
+        resume = {"id": cid[:8] + "-resume", "name": "resume.pdf", "handle": f"sandbox-{i}-resume"}
         rec["resumeFileHandle"] = resume
         rec["fileHandles"] = [resume]
     if i % 4 == 0:

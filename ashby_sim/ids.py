@@ -2,7 +2,7 @@
 
 import hashlib
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 # One code per kind, carried in the UUID's variant byte so an id decodes back to (kind, index) without a table.
@@ -39,13 +39,14 @@ KIND_CODES: dict[str, int] = {
 }
 KINDS_BY_CODE: dict[int, str] = {code: name for name, code in KIND_CODES.items()}
 _MAX_INDEX = 1 << 48
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIX = 0x9E3779B97F4B & (_MAX_INDEX - 1) | 1  # odd, so multiplying by it permutes 48-bit indexes
 _UNMIX = pow(_MIX, -1, _MAX_INDEX)
 
 
 def digest(seed: int, kind: str, index: int, size: int = 16) -> bytes:
     """A stable pseudo-random digest of (seed, kind, index)."""
-    return hashlib.blake2b(f"{seed}:{kind}:{index}".encode(), digest_size=size).digest()
+    return hashlib.blake2b(b"%d:%s:%d" % (seed, kind.encode(), index), digest_size=size).digest()
 
 
 @lru_cache(maxsize=256)
@@ -57,12 +58,11 @@ def make_id(seed: int, kind: str, index: int) -> str:
     """The UUID (v4 layout) of base record `index` of `kind`; `parse_id` inverts it."""
     if not 0 <= index < _MAX_INDEX:
         raise ValueError(f"index out of range: {index}")
-    h = digest(seed, kind, index)
-    raw = bytearray(h)
-    raw[6] = 0x40 | (h[6] & 0x0F)
-    raw[8] = 0x80 | KIND_CODES[kind]
-    raw[10:16] = ((index * _MIX) % _MAX_INDEX ^ _mask(seed, kind)).to_bytes(6, "big")
-    return str(uuid.UUID(bytes=bytes(raw)))
+    h = hashlib.blake2b(b"%d:%s:%d" % (seed, kind.encode(), index), digest_size=10).digest()
+    tail = ((index * _MIX) % _MAX_INDEX ^ _mask(seed, kind)).to_bytes(6, "big")
+    raw = bytes((*h[:6], 0x40 | (h[6] & 0x0F), h[7], 0x80 | KIND_CODES[kind], h[9])) + tail
+    x = raw.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def parse_id(seed: int, value: str) -> tuple[str, int] | None:
@@ -88,8 +88,7 @@ def random_id(seed: int, namespace: str, n: int) -> str:
 
 def iso(ms: int) -> str:
     """`2024-01-01T00:00:00.000Z` for milliseconds since the epoch."""
-    seconds, millis = divmod(ms, 1000)
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
+    return (_EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 def parse_iso(value: str) -> int:

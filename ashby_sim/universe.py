@@ -34,6 +34,12 @@ SCHEDULE_AT = 1
 EVENTS_PER_SCHEDULE = 2
 
 
+# Kinds that grow with the candidate count; the others are small and referenced from everywhere.
+BULK_KINDS = frozenset(
+    {"candidates", "applications", "offers", "interview_schedules", "interview_events", "application_feedback"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Sizes:
     """How many base records of each kind an org with `candidates` candidates has."""
@@ -80,9 +86,18 @@ class Universe:
         self.seed = seed
         self.sizes = Sizes.for_candidates(candidates)
         self.count = self.sizes.counts
+        self._ids: dict[tuple[str, int], str] = {}  # ids of the small kinds, which every record embeds
 
     def id(self, kind: str, index: int) -> str:
-        return make_id(self.seed, kind, index)
+        if kind in BULK_KINDS:
+            return make_id(self.seed, kind, index)
+        key = (kind, index)
+        found = self._ids.get(key)
+        if found is None:
+            if len(self._ids) >= 100_000:
+                self._ids.clear()
+            found = self._ids[key] = make_id(self.seed, kind, index)
+        return found
 
     def h(self, kind: str, index: int) -> bytes:
         """32 pseudo-random bytes for the record's field choices."""
@@ -96,13 +111,14 @@ class Universe:
     def num(h: bytes, slot: int, modulo: int) -> int:
         return int.from_bytes(h[slot % 28 : slot % 28 + 4], "big") % max(1, modulo)
 
-    def created_ms(self, kind: str, index: int) -> int:
+    def created_ms(self, kind: str, index: int, h: bytes | None = None) -> int:
         """Base records are spread over SPAN_MS in index order, with a little jitter."""
         n = max(1, self.count.get(kind, 1))
-        return EPOCH_MS + index * SPAN_MS // n + self.num(self.h(kind, index), 30, 60_000)
+        return EPOCH_MS + index * SPAN_MS // n + self.num(h or self.h(kind, index), 30, 60_000)
 
-    def updated_ms(self, kind: str, index: int) -> int:
-        return self.created_ms(kind, index) + self.num(self.h(kind, index), 26, 30 * 86_400_000)
+    def updated_ms(self, kind: str, index: int, h: bytes | None = None) -> int:
+        h = h or self.h(kind, index)
+        return self.created_ms(kind, index, h) + self.num(h, 26, 30 * 86_400_000)
 
     # --- relationships by index --------------------------------------------------------------------
     @staticmethod
