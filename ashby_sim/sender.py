@@ -68,6 +68,10 @@ class WebhookSender:
 
     def start(self, session: aiohttp.ClientSession) -> None:
         self._session = session
+        # Fresh events: asyncio primitives bind to the loop that first waits on them, and a state may outlive one.
+        self._wakeup, self._idle = asyncio.Event(), asyncio.Event()
+        if self._pending == 0:
+            self._idle.set()
         self._worker = asyncio.get_running_loop().create_task(self._run(), name="ashby-sim-webhooks")
         if self._queue:
             self._wakeup.set()

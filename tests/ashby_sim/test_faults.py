@@ -1,9 +1,14 @@
 """Fault switches, one-shot failures, the request log and the `/_sim` admin routes."""
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 
+from ashby_sim.command import start_sandbox
+from ashby_sim.state import SimState
 from tests.ashby_sim.conftest import Api, basic_auth
 
 
@@ -155,3 +160,31 @@ async def test_negative_rates_are_rejected(api: Api, name):
     reply = await api.call("_sim/faults", {name: -1})
 
     assert reply.code == "invalid_input"
+
+
+async def test_start_sandbox_serves_on_a_free_port_and_sets_base_url(api: Api):
+    state = SimState(seed=9, candidates=10, api_key="other-key")
+    runner = await start_sandbox(state, "127.0.0.1", 0)
+    try:
+        reply = await Api(api.session, state).call("candidate.list")
+    finally:
+        await runner.cleanup()
+
+    assert state.base_url.startswith("http://127.0.0.1:")
+    assert [r["id"] for r in reply.results] == state.ids("candidates")
+
+
+def test_the_sandbox_command_documents_every_switch():
+    result = subprocess.run(
+        [sys.executable, "-m", "ashby_sim", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+    )
+
+    for option in ("--port", "--seed", "--candidates", "--api-key", "--latency-ms", "--rate-429", "--retry-after"):
+        assert option in result.stdout
+    for option in ("--rate-5xx", "--incremental-cap", "--webhook-drop", "--webhook-duplicate", "--webhook-reorder"):
+        assert option in result.stdout
