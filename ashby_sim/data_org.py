@@ -62,6 +62,7 @@ def location(u: Universe, i: int, cur: Current) -> Record:
         "workplaceType": workplace,
         "type": "Location",
         "extraData": {},
+        "updatedAt": iso(u.updated_ms("locations", i)),  # not in the spec's schema; sync needs a change time
     }
 
 
@@ -102,6 +103,7 @@ def interview(u: Universe, i: int, cur: Current) -> Record:
         "instructionsPlain": f"{title}: 45 minutes.",
         "instructionsHtml": f"<p>{title}: 45 minutes.</p>",
         "feedbackFormDefinitionId": u.id("feedback_form_definitions", i % u.count["feedback_form_definitions"]),
+        "updatedAt": iso(u.updated_ms("interviews", i)),  # not in the spec's schema; sync needs a change time
     }
     if plan % 2 == 0:  # odd plans' interviews are shared (no job)
         rec["jobId"] = u.id("jobs", plan % u.count["jobs"])

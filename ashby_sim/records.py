@@ -149,8 +149,10 @@ class RecordStore:
         return self.put(kind, record)
 
     def delete(self, kind: str, record_id: str) -> bool:
-        if self.get(kind, record_id) is None:
+        rec = self.get(kind, record_id)
+        if rec is None:
             return False
+        record_id = rec["id"]
         self._deleted[kind].add(record_id)
         self.version += 1
         self._versions[kind].pop(record_id, None)

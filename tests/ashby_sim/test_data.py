@@ -109,3 +109,13 @@ def test_a_million_candidates_start_instantly_and_deep_records_are_generated_on_
     assert state.get("candidates", deep["id"]) == deep
     assert state.records.slot_count("applications") == 1_500_000
     assert state.records.stats()["overlay"] == 0
+
+
+@pytest.mark.parametrize("resource", [r for r in RESOURCES if r.mode == "incremental"], ids=lambda r: r.name)
+def test_every_incrementally_synced_record_has_an_updated_at_that_touch_bumps(resource):
+    state = SimState(seed=1, candidates=50)
+    first = next(state.all_records(resource.name))
+
+    state.touch(resource.name, [first["id"]])
+
+    assert first["updatedAt"] < state.get(resource.name, first["id"])["updatedAt"]
