@@ -8,7 +8,7 @@ from rich.table import Table
 
 from ashby_sim.command import sandbox_command
 from ashby_sync import demo
-from ashby_sync.console import fail, load_settings, out, run
+from ashby_sync.console import fail, load_settings, out, run, verify_api_key
 from ashby_sync.sync_commands import parse_resources, run_sync, show_status
 from ashby_sync.worker_command import check_worker, run_worker
 from core.config import Settings
@@ -60,6 +60,9 @@ def accounts_add(
     max_in_flight: Annotated[
         int, typer.Option("--max-in-flight", min=1, max=64, help="Most requests in flight to this org at once.")
     ] = 4,
+    verify: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="Check the key with Ashby (apiKey.info) before storing it.")
+    ] = True,
 ) -> None:
     """Connect an Ashby org: its API key and webhook secret are encrypted with ASHBY_SYNC_SECRET_KEY."""
     settings = load_settings()
@@ -67,12 +70,16 @@ def accounts_add(
         fail("--name must not be empty", 2)
     if not api_key.strip():
         fail("--api-key must not be empty", 2)
+    resolved_url = base_url or settings.ashby_base_url
+    if verify:
+        scopes = run(verify_api_key(resolved_url, SecretStr(api_key.strip())))
+        out.print(f"Ashby accepted the key; it may read: {', '.join(scopes) or 'nothing'}")
     account = run(
         _add_account(
             settings,
             name=name.strip(),
             api_key=SecretStr(api_key.strip()),
-            base_url=base_url or settings.ashby_base_url,
+            base_url=resolved_url,
             webhook_secret=SecretStr(webhook_secret) if webhook_secret else None,
             max_in_flight=max_in_flight,
         )
@@ -101,6 +108,24 @@ async def _add_account(
             webhook_secret=webhook_secret,
             max_in_flight=max_in_flight,
         )
+    finally:
+        await conn.close()
+
+
+@accounts_app.command("remove")
+def accounts_remove(
+    name: Annotated[str, typer.Option("--name", help="Name or id of the account to remove.")],
+) -> None:
+    """Disconnect an Ashby org and delete everything mirrored for it."""
+    settings = load_settings()
+    account = run(_remove_account(settings, name))
+    out.print(f"removed account [bold]{account.name}[/] ({account.id}) and its mirror")
+
+
+async def _remove_account(settings: Settings, name: str) -> accounts_store.Account:
+    conn = await connect(settings.database_url)
+    try:
+        return await accounts_store.remove_account(conn, name)
     finally:
         await conn.close()
 

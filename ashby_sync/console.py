@@ -7,10 +7,14 @@ import sys
 from collections.abc import Coroutine
 from typing import Any, NoReturn, TypeVar
 
+import aiohttp
 import structlog
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 
+from ashby_api.client import AshbyClient
+from ashby_api.errors import AshbyForbidden, AshbyTransportError, AshbyUnauthorized
 from core.config import Settings
 from core.errors import AppError, ConfigError
 from core.logging import configure_logging
@@ -54,3 +58,18 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     except Exception as exc:  # the CLI's top level: a user gets one line, the log gets the traceback
         log.debug("command_crashed", exc_info=True)
         fail(f"unexpected {exc.__class__.__name__}: {exc} (set ASHBY_SYNC_DEBUG=1 for the traceback)")
+
+
+async def verify_api_key(base_url: str, api_key: SecretStr) -> list[str]:
+    """The scopes of `api_key` per Ashby's apiKey.info; AppError with a clear message when Ashby refuses it."""
+    async with aiohttp.ClientSession() as session:
+        client = AshbyClient(session, base_url=base_url, api_key=api_key, timeout=15)
+        try:
+            info = await client.api_key_info()
+        except (AshbyUnauthorized, AshbyForbidden) as exc:
+            raise AppError(f"Ashby at {base_url} rejected the API key (HTTP {exc.status}): check --api-key") from exc
+        except AshbyTransportError as exc:
+            raise AppError(
+                f"cannot reach Ashby at {base_url} ({exc}); use --no-verify to store the key anyway"
+            ) from exc
+    return list(info.scopes)
