@@ -16,7 +16,7 @@ class SimError(Exception):
         self.errors = errors if errors is not None else [code]
 
 
-@dataclass
+@dataclass(slots=True)  # slots: setting a switch that does not exist fails loudly
 class Faults:
     """Every switch the sandbox has; change them on `state.faults` or via `POST /_sim/faults`."""
 
@@ -27,6 +27,7 @@ class Faults:
     incremental_cap: int | None = None
     sync_token_ttl: float | None = None  # seconds since issue; None: tokens never expire on their own
     cursor_ttl: float | None = None
+    omit_sync_token: bool = False  # the last page of a pass comes without its syncToken (a broken server)
     webhook_drop: float = 0
     webhook_duplicate: float = 0
     webhook_reorder: bool = False
@@ -45,7 +46,7 @@ class Faults:
             optional = name in ("retry_after", "incremental_cap", "sync_token_ttl", "cursor_ttl")
             if value is None and optional:
                 setattr(self, name, None)
-            elif isinstance(current, bool) or name == "webhook_reorder":
+            elif isinstance(current, bool):
                 if not isinstance(value, bool):
                     raise SimError("invalid_input", f"{name} must be a boolean")
                 setattr(self, name, value)

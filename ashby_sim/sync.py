@@ -92,7 +92,7 @@ class Lister:
             out["nextCursor"] = encode(
                 {"e": endpoint, "m": mode, "u": upto, "p": pos, "t": now, "g": self.clock.cursor_generation}
             )
-        else:
+        elif not self.faults.omit_sync_token:
             out["syncToken"] = encode({"e": endpoint, "v": upto, "t": now, "g": self.clock.token_generation, "k": kind})
         return out
 

@@ -189,3 +189,19 @@ async def test_a_million_candidate_sandbox_serves_first_and_deep_pages(api: Api)
     assert second.results[0] == state.records.at_slot("candidates", 100)
     assert first.body["moreDataAvailable"]
     assert second.body["moreDataAvailable"]
+
+
+async def test_the_omit_sync_token_switch_ends_a_pass_without_a_token(api: Api):
+    api.state.faults.omit_sync_token = True
+
+    reply = await api.call("candidate.list")
+
+    assert reply.body["moreDataAvailable"] is False
+    assert "syncToken" not in reply.body
+
+
+def test_setting_a_switch_that_does_not_exist_fails():
+    state = SimState()
+
+    with pytest.raises(AttributeError):
+        state.faults.no_such_switch = True  # type: ignore[attr-defined]
