@@ -118,11 +118,6 @@ create table if not exists mcp_tokens (
   revoked_at timestamptz
 );
 
--- array_to_string is only STABLE; this wrapper lets a generated column index text arrays.
-create or replace function ashby_join(text[]) returns text
-  language sql immutable parallel safe
-  as $$ select coalesce(array_to_string($1, ' '), '') $$;
-
 -- Mirror tables: typed columns for what is filtered or joined, the whole object in raw.
 create table if not exists candidates (
   account_id uuid not null references accounts (id) on delete cascade,
@@ -441,11 +436,10 @@ create table if not exists interview_stages (
 );
 
 -- Candidate search: full text over names, contacts, employer, school and tags; trigrams for fuzzy lookups.
-alter table candidates add column if not exists search tsvector generated always as (
-  to_tsvector('simple',
-    coalesce(name, '') || ' ' || ashby_join(emails) || ' ' || ashby_join(phones) || ' ' ||
-    coalesce(company, '') || ' ' || coalesce(position, '') || ' ' || coalesce(school, '') || ' ' || ashby_join(tags))
-) stored;
+-- search_text (names, emails, phones, employer, position, school, tags) is assembled by the writer.
+alter table candidates add column if not exists search_text text;
+alter table candidates add column if not exists search tsvector
+  generated always as (to_tsvector('simple', coalesce(search_text, ''))) stored;
 create index if not exists candidates_search on candidates using gin (search);
 create index if not exists candidates_name_trgm on candidates using gin (name gin_trgm_ops);
 create index if not exists candidates_email_trgm on candidates using gin (primary_email gin_trgm_ops);

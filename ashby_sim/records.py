@@ -17,6 +17,9 @@ from ashby_sim.ids import iso, parse_id, random_id
 from ashby_sim.universe import Universe
 
 _CACHE_LIMIT = 50_000
+# Bulk kinds are embedded by their neighbours in index order (an application embeds its candidate, an offer its
+# application), so a small recent-records cache saves regenerating them without growing with the org.
+_RECENT_LIMIT = 2_048
 
 
 class RecordStore:
@@ -33,6 +36,7 @@ class RecordStore:
         self._versions: dict[str, dict[str, int]] = defaultdict(dict)
         self._log: dict[str, list[tuple[int, str]]] = defaultdict(list)  # (version, id), version ascending
         self._cache: dict[tuple[str, int], Record] = {}
+        self._recent: dict[tuple[str, int], Record] = {}
 
     # --- reading ---------------------------------------------------------------------------------
     def base_count(self, kind: str) -> int:
@@ -48,7 +52,13 @@ class RecordStore:
 
     def _base(self, kind: str, index: int) -> Record:
         if kind not in CACHED_KINDS:
-            return generate(self.u, kind, index, self.current)
+            key = (kind, index)
+            rec = self._recent.get(key)
+            if rec is None:
+                if len(self._recent) >= _RECENT_LIMIT:
+                    self._recent.clear()
+                rec = self._recent[key] = generate(self.u, kind, index, self.current)
+            return rec
         key = (kind, index)
         rec = self._cache.get(key)
         if rec is None:
@@ -133,6 +143,7 @@ class RecordStore:
         self._log[kind].append((self.version, record_id))
         if kind in CACHED_KINDS:
             self._cache.clear()  # embedded copies in cached records must see the change
+        self._recent.clear()  # likewise for recently generated bulk records
         return record
 
     def new_id(self) -> str:

@@ -50,8 +50,8 @@ def prepare_page(table: MirrorTable, objects: Iterable[Obj]) -> PreparedPage:
     page = PreparedPage(columns=[[] for _ in table.columns])
     index: dict[str, int] = {}
     for obj in objects:
-        oid = obj.get("id") if isinstance(obj, dict) else None
-        if not isinstance(oid, str) or not oid or len(oid) > MAX_ID:
+        oid = obj.get("id") if type(obj) is dict else None
+        if type(oid) is not str or not oid or len(oid) > MAX_ID:
             page.rejected.append(Rejected(None, "id"))
             continue
         try:
@@ -92,7 +92,12 @@ def _array_type(pg_type: str) -> str:
 
 @cache
 def upsert_sql(table_name: str) -> str:
-    """The one statement that writes a page into `table_name`, newer updatedAt winning."""
+    """The one statement that writes a page into `table_name`, newer updatedAt winning.
+
+    Every listed row is touched (`synced_at`, which is how a full pass knows what it saw), but its data only
+    changes when the incoming version is at least as new as the stored one. Doing both in one
+    INSERT ... ON CONFLICT keeps it to a single index probe per row.
+    """
     table = TABLES[table_name]
     names = [c.name for c in table.columns]
     unnest_args = ", ".join(
@@ -101,24 +106,25 @@ def upsert_sql(table_name: str) -> str:
     )
     aliases = ", ".join(["id", "updated_at", "raw", *[f"c{i}" for i in range(len(names))]])
     selects = ", ".join(f"c{i}::text[]" if c.pg_type == "text[]" else f"c{i}" for i, c in enumerate(table.columns))
-    cols = ", ".join(names)
-    sets = ", ".join(f"{n} = excluded.{n}" for n in names)
+    newer = "(t.updated_at is null or t.updated_at <= excluded.updated_at)"
+    sets = ",\n    ".join(
+        f"{n} = case when {newer} then excluded.{n} else t.{n} end" for n in ("updated_at", "raw", *names)
+    )
     return f"""
 with input as (
   select * from unnest({unnest_args}) as u({aliases})
-), written as (
-  insert into {table.name} as t (account_id, id, updated_at, raw, synced_at, deleted_at, {cols})
+), upserted as (
+  insert into {table.name} as t (account_id, id, updated_at, raw, synced_at, deleted_at, {", ".join(names)})
   select $1, id, updated_at, raw::jsonb, now(), null, {selects} from input
   on conflict (account_id, id) do update set
-    updated_at = excluded.updated_at, raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = null, {sets}
-  where t.updated_at is null or t.updated_at <= excluded.updated_at
-  returning t.id
-), seen as (
-  update {table.name} as t set synced_at = now()
-  from input where t.account_id = $1 and t.id = input.id and input.id not in (select id from written)
-  returning t.id
+    synced_at = excluded.synced_at,
+    deleted_at = case when {newer} then null else t.deleted_at end,
+    {sets}
+  returning t.id, t.updated_at
 )
-select (select count(*) from written) as written, (select count(*) from seen) as stale"""
+select count(*) filter (where u.updated_at is not distinct from i.updated_at) as written,
+       count(*) filter (where u.updated_at is distinct from i.updated_at) as stale
+from upserted u join input i using (id)"""
 
 
 async def upsert_page(conn: Conn, table_name: str, account_id: uuid.UUID, objects: Sequence[Obj]) -> UpsertResult:

@@ -20,9 +20,10 @@ class BadFieldError(Exception):
 
 
 def _dig(obj: Obj, path: tuple[str, ...]) -> Any:
+    # `type(...) is dict`, not isinstance(..., Mapping): JSON objects are dicts, and this runs per field per row.
     cur: Any = obj
     for key in path:
-        if not isinstance(cur, Mapping):
+        if type(cur) is not dict:
             return None
         cur = cur.get(key)
     return cur
@@ -33,7 +34,7 @@ def text(*path: str) -> Extract:
         v = _dig(obj, path)
         if v is None:
             return None
-        if not isinstance(v, str) or len(v) > MAX_TEXT:
+        if type(v) is not str or len(v) > MAX_TEXT:
             raise BadFieldError(".".join(path))
         return v
 
@@ -45,7 +46,7 @@ def boolean(*path: str) -> Extract:
         v = _dig(obj, path)
         if v is None:
             return None
-        if not isinstance(v, bool):
+        if type(v) is not bool:
             raise BadFieldError(".".join(path))
         return v
 
@@ -80,7 +81,7 @@ def parse_timestamp(v: Any) -> datetime | None:
     """An ISO-8601 timestamp with a zone (Ashby's `...Z`), or BadFieldError."""
     if v is None:
         return None
-    if not isinstance(v, str) or len(v) > 64:
+    if type(v) is not str or len(v) > 64:
         raise BadFieldError("timestamp")
     try:
         ts = datetime.fromisoformat(v)
@@ -123,16 +124,33 @@ def texts(list_key: str, *item_path: str) -> Extract:
         items = obj.get(list_key)
         if items is None:
             return []
-        if not isinstance(items, list):
+        if type(items) is not list:
             raise BadFieldError(list_key)
         out: list[str] = []
         for item in items:
             v = _dig(item, item_path) if item_path else item
-            if isinstance(v, str) and len(v) <= MAX_TEXT:
+            if type(v) is str and len(v) <= MAX_TEXT:
                 out.append(v)
         return out
 
     return get
+
+
+def search_document(obj: Obj) -> str:
+    """The words a candidate is found by: names, emails, phones, employer, position, school, tag titles."""
+    parts: list[str] = []
+    for key in ("name", "company", "position", "school"):
+        v = obj.get(key)
+        if type(v) is str:
+            parts.append(v[:MAX_TEXT])
+    for list_key, item_key in (("emailAddresses", "value"), ("phoneNumbers", "value"), ("tags", "title")):
+        items = obj.get(list_key)
+        if type(items) is list:
+            for item in items:
+                v = item.get(item_key) if type(item) is dict else None
+                if type(v) is str:
+                    parts.append(v[:MAX_TEXT])
+    return " ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +193,8 @@ TABLES: dict[str, MirrorTable] = {
                 _c("source_id", _T, text("source", "id")),
                 _c("application_ids", "text[]", texts("applicationIds")),
                 _c("created_at", _TS, timestamp("createdAt")),
+                # computed here, not by SQL functions in a generated column: per row it is much cheaper
+                _c("search_text", _T, search_document, pii=True),
             ),
             pii_in_raw=True,
         ),

@@ -44,7 +44,9 @@ def validate(spec: dict[str, Any]) -> Validate:
         # tests): such a ref validates as `{}` (anything), so only the parts the saved spec defines are checked.
         return DRAFT202012.create_resource({})
 
-    registry = Registry(retrieve=retrieve).with_resource(SPEC_URI, DRAFT202012.create_resource(spec))
+    registry = Registry(retrieve=retrieve).with_resource(  # type: ignore[call-arg]  # attrs field mypy cannot see
+        SPEC_URI, DRAFT202012.create_resource(spec)
+    )
     checker = jsonschema.FormatChecker()
 
     @checker.checks("date-time", raises=ValueError)
