@@ -28,3 +28,37 @@ def verify_signature(secrets: Iterable[str], body: bytes, header: str | None) ->
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
         matched |= hmac.compare_digest(expected, given)
     return matched
+
+
+# Every webhook action Ashby sends (the `action` field of the envelope) as of mid-2026; `ping` answers setup.
+WEBHOOK_ACTIONS: frozenset[str] = frozenset(
+    {
+        "applicationSubmit",
+        "applicationUpdate",
+        "candidateStageChange",
+        "candidateHire",
+        "candidateDelete",
+        "candidateMerge",
+        "interviewPlanTransition",
+        "interviewScheduleCreate",
+        "interviewScheduleUpdate",
+        "jobCreate",
+        "jobUpdate",
+        "jobPostingPublish",
+        "jobPostingUnpublish",
+        "jobPostingUpdate",
+        "jobPostingDelete",
+        "offerCreate",
+        "offerUpdate",
+        "offerDelete",
+        "openingCreate",
+        "pushToHRIS",
+        "surveySubmit",
+        "signatureRequestUpdate",
+        "takeHomeAssignmentAssigned",
+        "takeHomeAssignmentCancelled",
+        "takeHomeAssignmentCompleted",
+        "takeHomeAssignmentSubmitted",
+        "ping",
+    }
+)

@@ -12,6 +12,7 @@ class JobName(StrEnum):
 
     SYNC_PASS = "sync_pass"
     FULL_RESYNC = "full_resync"
+    APPLY_WEBHOOK = "apply_webhook"
 
 
 class JobQueue(Protocol):
@@ -29,3 +30,8 @@ def sync_job_id(account_id: uuid.UUID | str, resource: str, *, full: bool = Fals
 async def enqueue(queue: JobQueue, job: JobName, *args: str, job_id: str) -> bool:
     """Enqueue `job(*args)` under `job_id`; False when a job with that id is already queued or running."""
     return await queue.enqueue_job(job.value, *args, _job_id=job_id) is not None
+
+
+def webhook_job_id(account_id: uuid.UUID | str, webhook_action_id: str, action: str) -> str:
+    """The deduping job id of applying one stored webhook event."""
+    return f"ashby:webhook:{account_id}:{webhook_action_id}:{action}"

@@ -1,0 +1,147 @@
+"""The webhook inbox: raw Ashby deliveries, committed before the receiver answers, applied later by the worker."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from store.pool import Conn
+
+PENDING, APPLIED, SKIPPED, FAILED, REJECTED = "pending", "applied", "skipped", "failed", "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class InboxKey:
+    """An event's identity (DESIGN.md invariant 4): retries and replays share it."""
+
+    account_id: uuid.UUID
+    webhook_action_id: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """A delivery to record: `status` is `pending` (to apply), `skipped` (ping, unknown action) or `rejected`."""
+
+    key: InboxKey
+    body: bytes
+    status: str = PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEvent:
+    key: InboxKey
+    body: bytes
+    status: str
+    attempts: int
+    last_error: str | None
+    received_at: datetime
+    applied_at: datetime | None
+
+
+def _event(row: asyncpg.Record) -> InboxEvent:
+    return InboxEvent(
+        key=InboxKey(row["account_id"], row["webhook_action_id"], row["action"]),
+        body=row["body"],
+        status=row["status"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        received_at=row["received_at"],
+        applied_at=row["applied_at"],
+    )
+
+
+async def insert_events(conn: Conn, events: Sequence[NewEvent]) -> list[bool]:
+    """Record deliveries in one statement; for each, True when it is new, False for a duplicate or replay."""
+    if not events:
+        return []
+    rows = await conn.fetch(
+        """insert into webhook_inbox (account_id, webhook_action_id, action, body, status)
+           select * from unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::text[])
+           on conflict (account_id, webhook_action_id, action) do nothing
+           returning account_id, webhook_action_id, action""",
+        [e.key.account_id for e in events],
+        [e.key.webhook_action_id for e in events],
+        [e.key.action for e in events],
+        [e.body for e in events],
+        [e.status for e in events],
+    )
+    new = {(r["account_id"], r["webhook_action_id"], r["action"]) for r in rows}
+    out: list[bool] = []
+    for e in events:  # the same event twice in one batch: only its first occurrence is new
+        k = (e.key.account_id, e.key.webhook_action_id, e.key.action)
+        out.append(k in new)
+        new.discard(k)
+    return out
+
+
+async def get_event(conn: Conn, key: InboxKey) -> InboxEvent | None:
+    row = await conn.fetchrow(
+        "select * from webhook_inbox where account_id = $1 and webhook_action_id = $2 and action = $3",
+        key.account_id,
+        key.webhook_action_id,
+        key.action,
+    )
+    return _event(row) if row is not None else None
+
+
+async def lock_pending(conn: Conn, key: InboxKey) -> InboxEvent | None:
+    """The event if it still needs applying, locked for this transaction (a concurrent apply waits, then skips)."""
+    row = await conn.fetchrow(
+        """select * from webhook_inbox where account_id = $1 and webhook_action_id = $2 and action = $3
+           and status in ('pending', 'failed') for update""",
+        key.account_id,
+        key.webhook_action_id,
+        key.action,
+    )
+    return _event(row) if row is not None else None
+
+
+async def mark_done(conn: Conn, key: InboxKey, status: str = APPLIED) -> None:
+    """Record that the event was applied (or deliberately skipped)."""
+    await conn.execute(
+        """update webhook_inbox set status = $4, applied_at = now(), attempts = attempts + 1, last_error = null
+           where account_id = $1 and webhook_action_id = $2 and action = $3""",
+        key.account_id,
+        key.webhook_action_id,
+        key.action,
+        status,
+    )
+
+
+async def mark_failed(conn: Conn, key: InboxKey, error: str, *, final: bool) -> None:
+    """Record a failed apply; `final` leaves it `failed` (shown by `status`), else it stays pending for a retry."""
+    await conn.execute(
+        """update webhook_inbox set status = case when $5 then 'failed' else 'pending' end,
+           attempts = attempts + 1, last_error = $4
+           where account_id = $1 and webhook_action_id = $2 and action = $3""",
+        key.account_id,
+        key.webhook_action_id,
+        key.action,
+        error[:1000],
+        final,
+    )
+
+
+async def list_stranded(conn: Conn, *, older_than_s: float, limit: int = 1000) -> list[InboxKey]:
+    """Pending events received more than `older_than_s` ago: stored, but their job was lost or never ran."""
+    rows = await conn.fetch(
+        """select account_id, webhook_action_id, action from webhook_inbox
+           where status = 'pending' and received_at < now() - make_interval(secs => $1)
+           order by received_at limit $2""",
+        older_than_s,
+        limit,
+    )
+    return [InboxKey(r["account_id"], r["webhook_action_id"], r["action"]) for r in rows]
+
+
+async def backlog(conn: Conn) -> dict[uuid.UUID, tuple[int, int]]:
+    """Per account: (pending, failed) events."""
+    rows = await conn.fetch(
+        """select account_id, count(*) filter (where status = 'pending') as pending,
+                  count(*) filter (where status = 'failed') as failed
+           from webhook_inbox group by account_id"""
+    )
+    return {r["account_id"]: (r["pending"], r["failed"]) for r in rows}
