@@ -61,7 +61,7 @@ async def ashby_middleware(
 
 
 async def api(request: web.Request) -> web.Response:
-    """POST /<endpoint>: faults first (latency, queued failures, 429/5xx rates), then the endpoint."""
+    """POST /<endpoint>: faults (queued failures, 429/5xx rates), then the endpoint; answered after `latency_ms`."""
     state = request.app[STATE_KEY]
     request_id = request[REQUEST_ID_KEY]
     endpoint = request.match_info["endpoint"]
@@ -69,6 +69,7 @@ async def api(request: web.Request) -> web.Response:
     if handler is None:
         return json_response(error_body("not_found", f"unknown endpoint {endpoint}", request_id), status=404)
     body: dict[str, Any] = {}
+    started = asyncio.get_running_loop().time()
     try:
         body = await read_json(request)
         response = await _faulty(state, endpoint, request_id)
@@ -78,16 +79,24 @@ async def api(request: web.Request) -> web.Response:
         response = json_response(error_body(exc.code, exc.message, request_id, exc.errors))
         state.record_request(RequestRecord(endpoint, body, 200, exc.code, request_id))
         log.info("sim_request_failed", endpoint=endpoint, code=exc.code, request_id=request_id)
+        await _pace(state, started)
         return response
     code = None if response.status == 200 else f"http_{response.status}"
     state.record_request(RequestRecord(endpoint, body, response.status, code, request_id))
+    await _pace(state, started)
     return response
+
+
+async def _pace(state: SimState, started: float) -> None:
+    """Hold the answer until `latency_ms` after the request arrived: the vendor's response time, work included."""
+    if state.faults.latency_ms > 0:
+        remaining = started + state.faults.latency_ms / 1000 - asyncio.get_running_loop().time()
+        if remaining > 0:
+            await asyncio.sleep(remaining)
 
 
 async def _faulty(state: SimState, endpoint: str, request_id: str) -> web.Response | None:
     faults = state.faults
-    if faults.latency_ms > 0:
-        await asyncio.sleep(faults.latency_ms / 1000)
     queued = state.failures.take(endpoint)
     if queued is not None:
         if queued.code is not None:

@@ -40,7 +40,7 @@ def sandbox_command(
     seed: Annotated[int, typer.Option(help="Seed of the generated org: same seed, same data.")] = 0,
     candidates: Annotated[int, typer.Option(help="Candidates to generate; every other collection scales.")] = 1000,
     api_key: Annotated[str, typer.Option(help="The API key clients must send (Basic auth username).")] = "sandbox-key",
-    latency_ms: Annotated[int, typer.Option(help="Added latency per request, in milliseconds.")] = 0,
+    latency_ms: Annotated[int, typer.Option(help="Response time of each request in ms, work included.")] = 0,
     rate_429: Annotated[float, typer.Option(help="Fraction of requests answered HTTP 429.")] = 0,
     retry_after: Annotated[
         float | None, typer.Option(help="Retry-After seconds sent with 429s (none: no header).")
