@@ -15,7 +15,10 @@ ALLOWED: dict[str, tuple[set[str], tuple[str, ...]]] = {
     "ashby_api": ({"core"}, ()),
     "store": ({"core", "ashby_api.models", "ashby_api.resources"}, ("aiohttp", "arq", "redis", "httpx")),
     "sync": ({"core", "ashby_api", "store"}, ("aiohttp.web", "arq")),
-    "webhooks": ({"core", "ashby_api", "store.inbox", "store.pool", "store.errors", "store.accounts"}, ()),
+    "webhooks": (
+        {"core", "ashby_api", "store.inbox", "store.pool", "store.errors", "store.accounts", "store.secrets"},
+        (),
+    ),
     "worker": ({"core", "ashby_api", "store", "sync"}, ()),
     "ashby_mcp": ({"core", "ashby_api", "store"}, ()),
     "ashby_sim": ({"core", "ashby_api.webhooks", "ashby_api.resources"}, ()),
