@@ -22,6 +22,7 @@ from store.secrets import SecretBox, generate_key
 
 ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://127.0.0.1:5432/postgres")
 API_KEY = "bench-key"
+AUTH = {"Authorization": aiohttp.encode_basic_auth(API_KEY, "")}
 SECRET_KEY = generate_key()
 
 
@@ -44,7 +45,7 @@ async def sandbox(candidates: int, *, latency_ms: int = 0, seed: int = 0) -> Asy
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    async with session.post(f"{url}/apiKey.info", json={}, auth=aiohttp.BasicAuth(API_KEY)) as r:
+                    async with session.post(f"{url}/apiKey.info", json={}, headers=AUTH) as r:
                         if r.status == 200:
                             break
                 except aiohttp.ClientError:

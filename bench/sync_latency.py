@@ -11,7 +11,7 @@ import time
 
 import aiohttp
 
-from bench.harness import API_KEY, bench_database, sandbox
+from bench.harness import AUTH, bench_database, sandbox
 from bench.sync_throughput import RESOURCES
 from sync.accounts import account_context, sync_account
 
@@ -19,7 +19,7 @@ from sync.accounts import account_context, sync_account
 async def request_counts(base_url: str) -> dict[str, int]:
     async with (
         aiohttp.ClientSession() as session,
-        session.get(f"{base_url}/_sim/requests", auth=aiohttp.BasicAuth(API_KEY)) as resp,
+        session.get(f"{base_url}/_sim/requests", headers=AUTH) as resp,
     ):
         counts: dict[str, int] = (await resp.json())["results"]["counts"]
         return counts
