@@ -145,3 +145,44 @@ async def backlog(conn: Conn) -> dict[uuid.UUID, tuple[int, int]]:
            from webhook_inbox group by account_id"""
     )
     return {r["account_id"]: (r["pending"], r["failed"]) for r in rows}
+
+
+async def count_pending(conn: Conn) -> int:
+    """Pending events over all accounts (a scan of the partial index `webhook_inbox_pending`, not of the table)."""
+    count = await conn.fetchval("select count(*) from webhook_inbox where status = 'pending'")
+    return int(count)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedEvent:
+    """An event the worker gave up on: what `ashby-sync status` shows (never its body)."""
+
+    key: InboxKey
+    attempts: int
+    last_error: str | None
+    received_at: datetime
+
+
+async def list_failed(conn: Conn, account_id: uuid.UUID | None = None, *, limit: int = 20) -> list[FailedEvent]:
+    """The most recent failed events (of one account, or all), newest first."""
+    rows = await conn.fetch(
+        """select account_id, webhook_action_id, action, attempts, last_error, received_at from webhook_inbox
+           where status = 'failed' and ($1::uuid is null or account_id = $1)
+           order by received_at desc limit $2""",
+        account_id,
+        limit,
+    )
+    return [
+        FailedEvent(
+            InboxKey(r["account_id"], r["webhook_action_id"], r["action"]),
+            r["attempts"],
+            r["last_error"],
+            r["received_at"],
+        )
+        for r in rows
+    ]
+
+
+async def probe(conn: Conn) -> None:
+    """Raise unless Postgres answers and the inbox table exists (the receiver's readiness check)."""
+    await conn.execute("select 1 from webhook_inbox limit 0")

@@ -91,12 +91,13 @@ def _array_type(pg_type: str) -> str:
 
 
 @cache
-def upsert_sql(table_name: str) -> str:
+def upsert_sql(table_name: str, *, revive_deleted: bool = True) -> str:
     """The one statement that writes a page into `table_name`, newer updatedAt winning.
 
     Every listed row is touched (`synced_at`, which is how a full pass knows what it saw), but its data only
     changes when the incoming version is at least as new as the stored one. Doing both in one
-    INSERT ... ON CONFLICT keeps it to a single index probe per row.
+    INSERT ... ON CONFLICT keeps it to a single index probe per row. With `revive_deleted=False` a row marked
+    deleted keeps its deletion (and its cleared PII) whatever the incoming version says.
     """
     table = TABLES[table_name]
     names = [c.name for c in table.columns]
@@ -107,6 +108,8 @@ def upsert_sql(table_name: str) -> str:
     aliases = ", ".join(["id", "updated_at", "raw", *[f"c{i}" for i in range(len(names))]])
     selects = ", ".join(f"c{i}::text[]" if c.pg_type == "text[]" else f"c{i}" for i, c in enumerate(table.columns))
     newer = "(t.updated_at is null or t.updated_at <= excluded.updated_at)"
+    if not revive_deleted:
+        newer = f"(t.deleted_at is null and {newer})"
     sets = ",\n    ".join(
         f"{n} = case when {newer} then excluded.{n} else t.{n} end" for n in ("updated_at", "raw", *names)
     )
@@ -120,20 +123,33 @@ with input as (
     synced_at = excluded.synced_at,
     deleted_at = case when {newer} then null else t.deleted_at end,
     {sets}
-  returning t.id, t.updated_at
+  returning t.id, t.updated_at, t.deleted_at
 )
-select count(*) filter (where u.updated_at is not distinct from i.updated_at) as written,
-       count(*) filter (where u.updated_at is distinct from i.updated_at) as stale
+select count(*) filter (where u.updated_at is not distinct from i.updated_at and u.deleted_at is null) as written,
+       count(*) filter (where u.updated_at is distinct from i.updated_at or u.deleted_at is not null) as stale
 from upserted u join input i using (id)"""
 
 
-async def upsert_page(conn: Conn, table_name: str, account_id: uuid.UUID, objects: Sequence[Obj]) -> UpsertResult:
-    """Write one page of Ashby objects into a mirror table in one statement; older versions never win."""
+async def upsert_page(
+    conn: Conn,
+    table_name: str,
+    account_id: uuid.UUID,
+    objects: Sequence[Obj],
+    *,
+    revive_deleted: bool = True,
+) -> UpsertResult:
+    """Write one page of Ashby objects into a mirror table in one statement; older versions never win.
+
+    A sync pass revives a deleted row it lists (Ashby has it, so it exists). A webhook must not: a late or
+    reordered delivery about a deleted object would otherwise bring it, and its PII, back; pass
+    `revive_deleted=False`. Such rows count as stale.
+    """
     table = TABLES[table_name]
     page = prepare_page(table, objects)
     if not page.ids:
         return UpsertResult(0, 0, tuple(page.rejected))
-    row = await conn.fetchrow(upsert_sql(table_name), account_id, page.ids, page.updated_at, page.raw, *page.columns)
+    sql = upsert_sql(table_name, revive_deleted=revive_deleted)
+    row = await conn.fetchrow(sql, account_id, page.ids, page.updated_at, page.raw, *page.columns)
     assert row is not None
     return UpsertResult(int(row["written"]), int(row["stale"]), tuple(page.rejected))
 
