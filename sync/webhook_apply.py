@@ -1,0 +1,368 @@
+"""Applying one stored Ashby webhook event to the mirror: newer-wins upserts, deletes and merges in one transaction.
+
+Ashby reads come first (an object the payload carries only in part, by id, or without `updatedAt` is re-read
+with its `.info` call); the transaction then locks the inbox row, writes, and marks the event done, so an
+event is applied at most once however often it is delivered or enqueued (DESIGN.md invariants 4, 5 and 7).
+
+Ordering: objects with `updatedAt` are ordered by it (a late delivery never overwrites newer data). Ashby's
+offers and openings have no `updatedAt`; they are always re-read with `.info` at apply time, which is at
+least as new as the event, so a late delivery writes the current state rather than its stale payload.
+"""
+
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ashby_api.client import INFO_ID_PARAM
+from ashby_api.errors import NotFound
+from ashby_api.resources import BY_NAME
+from core.errors import AppError
+from store import inbox, merges, mirror
+from store.inbox import APPLIED, SKIPPED, InboxKey
+from store.mirror_tables import Obj
+from store.pool import Conn
+from sync.passes import SyncContext
+
+log = structlog.get_logger(__name__)
+
+# What a payload object must carry to be stored as it is; otherwise it is re-read with `.info`.
+# `updatedAt` orders versions (newer wins); the rest feed the table's typed columns.
+REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "applications": ("id", "updatedAt", "createdAt", "status", "candidate", "currentInterviewStage", "job"),
+    "offers": ("id", "updatedAt", "applicationId", "acceptanceStatus"),
+    "jobs": ("id", "updatedAt", "title", "status"),
+    "job_postings": ("id", "updatedAt", "jobId", "title"),
+    "interview_schedules": ("id", "updatedAt", "applicationId", "status"),
+    "interview_events": ("id", "updatedAt", "interviewScheduleId"),
+    "openings": ("id", "updatedAt", "openingState"),
+    "candidates": ("id", "updatedAt", "name"),
+}
+NOT_MIRRORED = frozenset(
+    {
+        "surveySubmit",
+        "signatureRequestUpdate",
+        "takeHomeAssignmentAssigned",
+        "takeHomeAssignmentCancelled",
+        "takeHomeAssignmentCompleted",
+        "takeHomeAssignmentSubmitted",
+    }
+)
+
+
+class MalformedWebhookError(AppError):
+    """A stored event cannot be applied as it is: not JSON, not Ashby's envelope, or an object without an id."""
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    webhook_action_id: str = Field(alias="webhookActionId", min_length=1)
+    action: str = Field(min_length=1)
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """candidateMerge: `deleted_id`'s applications move to `kept` (the surviving candidate, as `.info` gave it)."""
+
+    deleted_id: str
+    kept_id: str
+    kept: Obj | None  # None: Ashby no longer knows the survivor (merged again since); only its id is embedded
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one event does to the mirror, worked out (Ashby reads included) before any transaction opens."""
+
+    upserts: list[tuple[str, Obj]] = field(default_factory=list)
+    deletes: list[tuple[str, str]] = field(default_factory=list)
+    deleted_candidates: list[str] = field(default_factory=list)
+    merge: Merge | None = None
+    skip_reason: str | None = None
+    fetched: int = 0
+
+
+@dataclass(slots=True)
+class _Tally:
+    written: int = 0
+    stale: int = 0
+    deleted: int = 0
+    moved: int = 0
+
+
+def parse_event(body: bytes, key: InboxKey) -> _Envelope:
+    """The envelope of a stored body; MalformedWebhookError when it is not one, or not this event's."""
+    try:
+        envelope = _Envelope.model_validate(orjson.loads(body))
+    except (orjson.JSONDecodeError, ValidationError) as exc:
+        raise MalformedWebhookError(f"{key.action} {key.webhook_action_id}: not an Ashby webhook envelope") from exc
+    if envelope.action != key.action or envelope.webhook_action_id != key.webhook_action_id:
+        raise MalformedWebhookError(f"{key.action} {key.webhook_action_id}: the body names another event")
+    return envelope
+
+
+async def apply_event(ctx: SyncContext, key: InboxKey) -> str:
+    """Apply one stored event to the mirror, at most once; returns its outcome for the job's log.
+
+    Raises:
+        MalformedWebhookError: the stored body cannot be applied (retrying will not help).
+        AshbyError: an `.info` read failed (`retryable` says whether a retry may succeed).
+    """
+    started = time.monotonic()
+    async with ctx.pool.acquire() as conn:
+        event = await inbox.get_event(conn, key)
+    if event is None:
+        log.warning("webhook_apply_skipped", reason="not_in_inbox")
+        return "not in the inbox"
+    if event.status not in (inbox.PENDING, inbox.FAILED):
+        log.info("webhook_apply_skipped", reason="already_done", status=event.status)
+        return f"already {event.status}"
+    envelope = parse_event(event.body, key)
+    changes = await plan_changes(ctx, key.action, envelope.data)
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        if await inbox.lock_pending(conn, key) is None:  # a concurrent apply of the same event won
+            log.info("webhook_apply_skipped", reason="applied_concurrently")
+            return "already applied"
+        tally = await write_changes(conn, ctx, changes)
+        await inbox.mark_done(conn, key, SKIPPED if changes.skip_reason else APPLIED)
+    outcome = f"skipped: {changes.skip_reason}" if changes.skip_reason else "applied"
+    log.info(
+        "webhook_applied",
+        outcome=SKIPPED if changes.skip_reason else APPLIED,
+        reason=changes.skip_reason,
+        record_ids=[oid for _, oid in _touched(changes)][:20],
+        written=tally.written,
+        stale=tally.stale,
+        deleted=tally.deleted,
+        moved=tally.moved,
+        fetched=changes.fetched,
+        ms=round((time.monotonic() - started) * 1000, 1),
+    )
+    return outcome
+
+
+def _touched(changes: Changes) -> list[tuple[str, str]]:
+    ids = [(t, str(o.get("id"))) for t, o in changes.upserts] + list(changes.deletes)
+    ids += [("candidates", c) for c in changes.deleted_candidates]
+    if changes.merge is not None:
+        ids += [("candidates", changes.merge.deleted_id), ("candidates", changes.merge.kept_id)]
+    return ids
+
+
+# Planning: parse the payload and read from Ashby what it lacks -------------------------------------------------
+
+
+async def plan_changes(ctx: SyncContext, action: str, data: dict[str, Any]) -> Changes:
+    """The mirror changes `action` with payload `data` asks for, with any `.info` reads already done."""
+    changes = Changes()
+    planner = PLANNERS.get(action)
+    if planner is not None:
+        await planner(ctx, changes, data, action)
+    elif action in NOT_MIRRORED:
+        changes.skip_reason = "stored only: the mirror has no table for it"
+    elif action == "ping":
+        changes.skip_reason = "ping"
+    else:
+        changes.skip_reason = "unknown action"
+    return changes
+
+
+Planner = Callable[[SyncContext, Changes, dict[str, Any], str], Awaitable[None]]
+
+
+def _object_of(table: str, name: str) -> Planner:
+    """The planner of an action whose payload is one object (`data[name]`) of a mirror table."""
+
+    async def plan(ctx: SyncContext, changes: Changes, data: dict[str, Any], action: str) -> None:
+        await _upsert(ctx, changes, table, _obj(data, name, action))
+
+    return plan
+
+
+async def _plan_hire(ctx: SyncContext, changes: Changes, data: dict[str, Any], action: str) -> None:
+    await _upsert(ctx, changes, "applications", _obj(data, "application", action))
+    if data.get("offer") is not None:  # "the most recent accepted offer, if any"
+        await _upsert(ctx, changes, "offers", _obj(data, "offer", action))
+
+
+async def _plan_offer_delete(ctx: SyncContext, changes: Changes, data: dict[str, Any], action: str) -> None:
+    changes.deletes.append(("offers", _id(_obj(data, "offer", action), action)))
+
+
+async def _plan_candidate_delete(ctx: SyncContext, changes: Changes, data: dict[str, Any], action: str) -> None:
+    changes.deleted_candidates.append(_id(_obj(data, "candidate", action), action))
+
+
+async def _plan_plan_transition(ctx: SyncContext, changes: Changes, data: dict[str, Any], action: str) -> None:
+    # The payload names the job and its plans only; the job (defaultInterviewPlanId, ...) is re-read.
+    await _refetch(ctx, changes, "jobs", _str(data, "jobId", action))
+
+
+def _obj(data: dict[str, Any], name: str, action: str) -> dict[str, Any]:
+    value = data.get(name)
+    if type(value) is not dict:
+        raise MalformedWebhookError(f"{action}: data.{name} is missing or not an object")
+    _id(value, action)
+    return value
+
+
+def _id(obj: dict[str, Any], action: str) -> str:
+    value = obj.get("id")
+    if type(value) is not str or not value or len(value) > mirror.MAX_ID:
+        raise MalformedWebhookError(f"{action}: an object without a usable id")
+    return value
+
+
+def _str(data: dict[str, Any], name: str, action: str) -> str:
+    value = data.get(name)
+    if type(value) is not str or not value or len(value) > mirror.MAX_ID:
+        raise MalformedWebhookError(f"{action}: data.{name} is missing or not an id")
+    return value
+
+
+def is_complete(table: str, obj: Obj) -> bool:
+    """True when `obj` carries what the mirror needs of a `table` object (else it is re-read with `.info`)."""
+    return all(obj.get(k) is not None for k in REQUIRED_KEYS[table])
+
+
+async def _upsert(ctx: SyncContext, changes: Changes, table: str, obj: dict[str, Any]) -> None:
+    if is_complete(table, obj):
+        changes.upserts.append((table, obj))
+    else:
+        await _refetch(ctx, changes, table, obj["id"])
+
+
+async def _refetch(ctx: SyncContext, changes: Changes, table: str, record_id: str) -> None:
+    """Read the current object with its `.info` call; Ashby not knowing it any more means it was deleted."""
+    fetched = await fetch_info(ctx, table, record_id)
+    changes.fetched += 1
+    if fetched is None:
+        changes.deletes.append((table, record_id))
+    else:
+        changes.upserts.append((table, fetched))
+
+
+async def fetch_info(ctx: SyncContext, table: str, record_id: str) -> dict[str, Any] | None:
+    """The object as `.info` returns it (unparsed, as the mirror stores it), or None when Ashby has no such id.
+
+    Raises:
+        AshbyError: the call failed after the context's retries.
+    """
+    endpoint = BY_NAME[table].info_endpoint
+    assert endpoint is not None, table
+    body = {INFO_ID_PARAM[endpoint]: record_id}
+    try:
+        payload = await ctx.retry(functools.partial(ctx.client.call, endpoint, body))
+    except NotFound:
+        return None
+    results = payload.get("results")
+    if type(results) is not dict or results.get("id") != record_id:
+        raise MalformedWebhookError(f"{endpoint} answered without the object {record_id}")
+    return results
+
+
+async def _plan_posting_delete(ctx: SyncContext, changes: Changes, data: dict[str, Any], action: str) -> None:
+    # Ashby's layout is not in its spec yet: `jobPosting: {id, jobId}` (as Sim reads it) or flat ids.
+    posting = data.get("jobPosting")
+    source = posting if type(posting) is dict else data
+    posting_id = source.get("id") or data.get("jobPostingId")
+    if type(posting_id) is not str or not posting_id or len(posting_id) > mirror.MAX_ID:
+        raise MalformedWebhookError(f"{action}: no job posting id")
+    changes.deletes.append(("job_postings", posting_id))
+    job_id = source.get("jobId") or data.get("jobId")
+    if type(job_id) is str and job_id and len(job_id) <= mirror.MAX_ID:
+        await _refetch(ctx, changes, "jobs", job_id)  # its jobPostingIds changed
+
+
+async def _plan_schedule(ctx: SyncContext, changes: Changes, data: dict[str, Any], action: str) -> None:
+    # interviewSchedule has no `.info` endpoint: an incomplete payload waits for the next incremental pass.
+    schedule = _obj(data, "interviewSchedule", action)
+    if not is_complete("interview_schedules", schedule):
+        changes.skip_reason = "incomplete interview schedule and no interviewSchedule.info to complete it"
+        return
+    changes.upserts.append(("interview_schedules", schedule))
+    events = schedule.get("interviewEvents")
+    for event in events if type(events) is list else []:
+        # The same objects interviewEvent.list returns; each is ordered by its own updatedAt.
+        if type(event) is dict and type(event.get("id")) is str and is_complete("interview_events", event):
+            changes.upserts.append(("interview_events", event))
+
+
+async def _plan_merge(ctx: SyncContext, changes: Changes, data: dict[str, Any], action: str) -> None:
+    deleted_id = _id(_obj(data, "deletedCandidate", action), action)
+    kept_id = _id(_obj(data, "mergedCandidate", action), action)
+    if deleted_id == kept_id:
+        raise MalformedWebhookError(f"{action}: a candidate merged into itself")
+    kept = await fetch_info(ctx, "candidates", kept_id)  # its applicationIds and fields changed with the merge
+    changes.fetched += 1
+    changes.merge = Merge(deleted_id, kept_id, kept)
+
+
+PLANNERS: dict[str, Planner] = {
+    "applicationSubmit": _object_of("applications", "application"),
+    "applicationUpdate": _object_of("applications", "application"),
+    "candidateStageChange": _object_of("applications", "application"),
+    "pushToHRIS": _object_of("applications", "application"),
+    "candidateHire": _plan_hire,
+    "offerCreate": _object_of("offers", "offer"),
+    "offerUpdate": _object_of("offers", "offer"),
+    "offerDelete": _plan_offer_delete,
+    "jobCreate": _object_of("jobs", "job"),
+    "jobUpdate": _object_of("jobs", "job"),
+    "jobPostingPublish": _object_of("job_postings", "jobPosting"),
+    "jobPostingUnpublish": _object_of("job_postings", "jobPosting"),
+    "jobPostingUpdate": _object_of("job_postings", "jobPosting"),
+    "jobPostingDelete": _plan_posting_delete,
+    "interviewScheduleCreate": _plan_schedule,
+    "interviewScheduleUpdate": _plan_schedule,
+    "openingCreate": _object_of("openings", "opening"),
+    "candidateDelete": _plan_candidate_delete,
+    "candidateMerge": _plan_merge,
+    "interviewPlanTransition": _plan_plan_transition,
+}
+"""Every action that changes the mirror, and how; the rest of Ashby's actions are stored and skipped."""
+
+
+# Writing: one transaction, the inbox row locked by the caller --------------------------------------------------
+
+
+def candidate_summary(candidate: Obj) -> dict[str, Any]:
+    """The candidate as an application embeds it: id, name and primary contacts."""
+    out = {"id": candidate["id"]}
+    for key in ("name", "primaryEmailAddress", "primaryPhoneNumber"):
+        if candidate.get(key) is not None:
+            out[key] = candidate[key]
+    return out
+
+
+async def write_changes(conn: Conn, ctx: SyncContext, changes: Changes) -> _Tally:
+    """Write `changes` on `conn` (inside the caller's transaction); webhooks never revive deleted rows."""
+    tally = _Tally()
+    account_id = ctx.account_id
+    for table, obj in changes.upserts:
+        result = await mirror.upsert_page(conn, table, account_id, [obj], revive_deleted=False)
+        tally.written += result.written
+        tally.stale += result.stale
+        for r in result.rejected:  # ids and field names only: values may be PII
+            log.warning("webhook_field_rejected", table=table, record_id=r.id, field=r.field)
+    for table, record_id in changes.deletes:
+        tally.deleted += await mirror.mark_deleted(conn, table, account_id, [record_id])
+    for candidate_id in changes.deleted_candidates:
+        candidates, apps = await merges.delete_candidate(conn, account_id, candidate_id)
+        tally.deleted += candidates + apps
+    if changes.merge is not None:
+        m = changes.merge
+        summary = candidate_summary(m.kept) if m.kept is not None else {"id": m.kept_id}
+        tally.moved += len(await merges.move_applications(conn, account_id, m.deleted_id, summary))
+        if m.kept is not None:
+            result = await mirror.upsert_page(conn, "candidates", account_id, [m.kept], revive_deleted=False)
+            tally.written += result.written
+            tally.stale += result.stale
+        tally.deleted += await mirror.mark_deleted(conn, "candidates", account_id, [m.deleted_id])
+    return tally
