@@ -5,13 +5,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import aiohttp
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ashby_api.resources import RESOURCES, Resource, get_resource
 from ashby_sync.console import err, fail, out
 from core.config import Settings
-from store import accounts, sync_state
+from store import accounts, inbox, sync_state
 from store.pool import create_pool
 from store.secrets import SecretBox
 from sync.accounts import account_context, sync_account
@@ -126,14 +127,11 @@ async def show_status(settings: Settings, account_ref: str | None) -> None:
                 [await accounts.get_account(conn, account_ref)] if account_ref else await accounts.list_accounts(conn)
             )
             states = {(s.account_id, s.resource): s for s in await sync_state.list_states(conn)}
-            backlog = {
-                r["account_id"]: r["pending"]
-                for r in await conn.fetch(
-                    "select account_id, count(*) as pending from webhook_inbox where status = 'pending' group by 1"
-                )
-            }
+            backlog = await inbox.backlog(conn)
+            failed = await inbox.list_failed(conn, None if account_ref is None else targets[0].id)
     finally:
         await pool.close()
+    failed = [e for e in failed if e.key.account_id in {a.id for a in targets}]
     if not targets:
         out.print("no accounts yet: add one with `ashby-sync accounts add --name N --api-key K`")
         return
@@ -159,4 +157,22 @@ async def show_status(settings: Settings, account_ref: str | None) -> None:
             )
     out.print(table)
     for account in targets:
-        out.print(f"{account.name}: webhook inbox backlog {backlog.get(account.id, 0)}")
+        pending, n_failed = backlog.get(account.id, (0, 0))
+        note = f", [red]{n_failed} failed[/] (retried no more)" if n_failed else ""
+        out.print(f"{account.name}: webhook inbox backlog {pending}{note}")
+    if failed:
+        names = {a.id: a.name for a in targets}
+        events = Table(title="failed webhook events")
+        for name in ("account", "action", "webhookActionId", "tries", "received"):
+            events.add_column(name, no_wrap=True)
+        events.add_column("last error", overflow="fold")
+        for e in failed:
+            events.add_row(
+                names.get(e.key.account_id, str(e.key.account_id)),
+                e.key.action,
+                e.key.webhook_action_id,
+                str(e.attempts),
+                _age(e.received_at),
+                f"[red]{escape(e.last_error or '-')}[/]",
+            )
+        out.print(events)

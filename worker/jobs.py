@@ -2,24 +2,34 @@
 
 import uuid
 
+import asyncpg
 import structlog
 from arq import Retry
 
 from ashby_api.resources import BY_NAME, RESOURCES
 from ashby_api.retry import backoff_delay
 from core.errors import AppError
-from core.queue import JobName, enqueue, sync_job_id
-from store import accounts, sync_state
+from core.queue import JobName, enqueue, sync_job_id, webhook_job_id
+from store import accounts, inbox, sync_state
+from store.errors import DatabaseUnavailableError
+from store.inbox import InboxKey
+from store.pool import Pool
 from sync.passes import sync_resource
+from sync.webhook_apply import apply_event
 from worker.deps import Ctx, deps, job
 
 log = structlog.get_logger(__name__)
 
 RETRY_BASE_S = 5.0
 RETRY_CAP_S = 300.0
+MAX_TRIES = 8  # per job; the last try of apply_webhook leaves its event `failed` for `ashby-sync status`
+STRANDED_AFTER_S = 30.0  # a pending inbox row this old lost its job (Redis down or flushed): the sweeper re-enqueues
+# Postgres itself unreachable: nothing can be recorded, so the job is retried and, failing that, the sweeper
+# finds the row still pending once Postgres is back.
+POSTGRES_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, DatabaseUnavailableError)
 
 
-def _retry_later(exc: AppError, job_try: int) -> Retry:
+def _retry_later(exc: BaseException, job_try: int) -> Retry:
     defer = backoff_delay(job_try, base=RETRY_BASE_S, cap=RETRY_CAP_S, retry_after=getattr(exc, "retry_after", None))
     log.warning("job_retry_scheduled", error=type(exc).__name__, defer_s=round(defer, 1))
     return Retry(defer=defer)
@@ -94,4 +104,56 @@ async def sweep(ctx: Ctx) -> int:
         queued += await enqueue(d.queue, name, str(row["account_id"]), row["resource"], job_id=job_id)
     if queued:
         log.info("sweep_enqueued", due=len(rows), queued=queued)
+    return queued
+
+
+@job
+async def apply_webhook(ctx: Ctx, account_id: str, webhook_action_id: str, action: str) -> str:
+    """Apply one stored webhook event; retried with backoff, and after the last try left `failed` with its error."""
+    d = deps(ctx)
+    key = InboxKey(uuid.UUID(account_id), webhook_action_id, action)
+    job_try: int = ctx["job_try"]
+    try:
+        return await apply_event(await d.sync_context(key.account_id), key)
+    except POSTGRES_DOWN as exc:
+        if job_try >= MAX_TRIES:
+            log.error("webhook_apply_abandoned", reason="postgres_unreachable", error=type(exc).__name__)
+            raise  # still pending in Postgres: the inbox sweeper enqueues it again
+        raise _retry_later(exc, job_try) from exc
+    except (AppError, asyncpg.PostgresError) as exc:
+        retryable = isinstance(exc, asyncpg.PostgresError) or exc.retryable  # e.g. deadlock, serialization
+        final = not retryable or job_try >= MAX_TRIES
+        await _record_failure(d.pool, key, exc, final=final)
+        if not final:
+            raise _retry_later(exc, job_try) from exc
+    except Exception as exc:  # a bug: recorded on the event (visible in `status`) rather than retried forever
+        log.exception("webhook_apply_crashed")
+        await _record_failure(d.pool, key, exc, final=True)
+    return "failed"
+
+
+async def _record_failure(pool: Pool, key: InboxKey, exc: BaseException, *, final: bool) -> None:
+    error = f"{type(exc).__name__}: {exc}"
+    async with pool.acquire() as conn:
+        await inbox.mark_failed(conn, key, error, final=final)
+    # Only our own errors' messages are known to be free of payload values (PII); others are named, not quoted.
+    detail = str(exc) if isinstance(exc, AppError) else None
+    if final:
+        log.error("webhook_apply_failed", error=type(exc).__name__, detail=detail, final=True)
+    else:
+        log.warning("webhook_apply_failed", error=type(exc).__name__, detail=detail, final=False)
+
+
+async def sweep_inbox(ctx: Ctx) -> int:
+    """Cron: enqueue an apply job for every inbox event stored but still pending after STRANDED_AFTER_S."""
+    d = deps(ctx)
+    async with d.pool.acquire() as conn:
+        stranded = await inbox.list_stranded(conn, older_than_s=STRANDED_AFTER_S)
+    queued = 0
+    for key in stranded:
+        job_id = webhook_job_id(key.account_id, key.webhook_action_id, key.action)
+        args = (str(key.account_id), key.webhook_action_id, key.action)
+        queued += await enqueue(d.queue, JobName.APPLY_WEBHOOK, *args, job_id=job_id)
+    if stranded:
+        log.info("inbox_swept", stranded=len(stranded), queued=queued)
     return queued

@@ -10,10 +10,10 @@ from core.queue import QUEUE_NAME, JobName
 from store.pool import create_pool as create_pg_pool
 from store.secrets import SecretBox
 from worker.deps import Ctx, Deps, deps
-from worker.jobs import full_resync, schedule_syncs, sweep, sync_pass
+from worker.jobs import MAX_TRIES, apply_webhook, full_resync, schedule_syncs, sweep, sweep_inbox, sync_pass
 
-JOBS = {JobName.SYNC_PASS: sync_pass, JobName.FULL_RESYNC: full_resync}
-MAX_TRIES = 8
+JOBS = {JobName.SYNC_PASS: sync_pass, JobName.FULL_RESYNC: full_resync, JobName.APPLY_WEBHOOK: apply_webhook}
+__all__ = ["JOBS", "MAX_TRIES", "build_worker", "open_queue", "redis_settings"]
 JOB_TIMEOUT_S = 6 * 3600  # a full pass of a large org is long; it checkpoints every page, so a timeout loses little
 
 
@@ -52,6 +52,7 @@ def build_worker(
         cron_jobs=[
             cron(schedule_syncs, minute=minutes, run_at_startup=False),
             cron(sweep, second={0}, run_at_startup=True),
+            cron(sweep_inbox, second={30}, run_at_startup=True),
         ]
         if crons
         else None,

@@ -1,0 +1,177 @@
+"""The apply_webhook job and the inbox sweeper: real Postgres, real Redis, a burst arq worker, the sandbox."""
+
+import asyncio
+
+import aiohttp
+import pytest
+from arq import Retry
+from pydantic import SecretStr
+
+from ashby_api.retry import Retrier, RetryPolicy
+from ashby_sync.sync_commands import show_status
+from core.config import Settings
+from core.queue import JobName, enqueue, webhook_job_id
+from store import inbox, mirror
+from store.inbox import InboxKey
+from store.secrets import SecretBox
+from tests.ashby_events import Recorder, deliver, envelope, store_bodies, subscribe
+from tests.conftest import TEST_REDIS_URL
+from tests.helpers import SECRET_KEY
+from worker.deps import Deps
+from worker.jobs import MAX_TRIES, STRANDED_AFTER_S, apply_webhook, sweep_inbox
+from worker.settings import build_worker, open_queue
+
+NO_RETRY = Retrier(policy=RetryPolicy(max_attempts=1))
+
+
+def _settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=TEST_REDIS_URL,
+        ashby_sync_secret_key=SecretStr(SECRET_KEY),
+        worker_max_jobs=4,
+    )
+
+
+async def _run_burst(settings: Settings) -> int:
+    worker = build_worker(settings, burst=True, crons=False)
+    try:
+        async with asyncio.timeout(20):
+            return await worker.run_check()
+    finally:
+        await worker.close()
+
+
+async def _event(db, key: InboxKey) -> inbox.InboxEvent:
+    async with db.acquire() as conn:
+        event = await inbox.get_event(conn, key)
+    assert event is not None
+    return event
+
+
+@pytest.fixture
+async def deps(db, database_url, redis_client):
+    """The worker's Deps over the test database and Redis; Ashby calls are tried once (the job retries)."""
+    settings = _settings(database_url)
+    queue = await open_queue(settings)
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Deps(
+                settings=settings,
+                pool=db,
+                session=session,
+                box=SecretBox(SecretStr(SECRET_KEY)),
+                queue=queue,
+                retry=NO_RETRY,
+            )
+    finally:
+        await queue.aclose()
+
+
+async def _run_job(deps: Deps, key: InboxKey, job_try: int) -> str:
+    job_id = webhook_job_id(key.account_id, key.webhook_action_id, key.action)
+    ctx = {"deps": deps, "job_try": job_try, "job_id": job_id}
+    return await apply_webhook(ctx, str(key.account_id), key.webhook_action_id, key.action)
+
+
+async def test_a_queued_event_is_applied_by_the_worker_once(
+    db, database_url, redis_client, fake_ashby, account_id, recorder: Recorder
+) -> None:
+    await subscribe(fake_ashby, recorder, ["applicationUpdate"])
+    fake_ashby.faults.webhook_duplicate = 1.0
+    app_id = fake_ashby.ids("applications")[0]
+    fake_ashby.touch("applications", [app_id])
+    (key,) = await deliver(fake_ashby, recorder, db, account_id)
+    settings = _settings(database_url)
+    queue = await open_queue(settings)
+    try:
+        job_id = webhook_job_id(key.account_id, key.webhook_action_id, key.action)
+        args = (str(account_id), key.webhook_action_id, key.action)
+        assert await enqueue(queue, JobName.APPLY_WEBHOOK, *args, job_id=job_id)
+        assert not await enqueue(queue, JobName.APPLY_WEBHOOK, *args, job_id=job_id)  # a duplicate delivery
+        assert await _run_burst(settings) == 1
+        assert await enqueue(queue, JobName.APPLY_WEBHOOK, *args, job_id=job_id)  # a replay, after the job ended
+        assert await _run_burst(settings) == 1
+    finally:
+        await queue.aclose()
+    event = await _event(db, key)
+    assert (event.status, event.attempts) == ("applied", 1)
+    async with db.acquire() as conn:
+        mirrored = await mirror.get_raw(conn, "applications", account_id)
+    assert mirrored == {app_id: fake_ashby.get("applications", app_id)}
+
+
+async def test_a_failing_event_is_retried_then_left_failed_with_its_error(
+    db, database_url, fake_ashby, account_id, deps: Deps, capsys
+) -> None:
+    app_id = fake_ashby.ids("applications")[0]
+    (key,) = await store_bodies(db, account_id, [envelope("applicationUpdate", {"application": {"id": app_id}})])
+    fake_ashby.fail_next("application.info", status=503, times=MAX_TRIES)
+    for job_try in range(1, MAX_TRIES):
+        with pytest.raises(Retry):
+            await _run_job(deps, key, job_try)
+        event = await _event(db, key)
+        assert (event.status, event.attempts) == ("pending", job_try)
+        assert event.last_error is not None
+        assert event.last_error.startswith("AshbyServerError: application.info: HTTP 503")
+    assert await _run_job(deps, key, MAX_TRIES) == "failed"
+    event = await _event(db, key)
+    assert (event.status, event.attempts) == ("failed", MAX_TRIES)
+    assert event.last_error.startswith("AshbyServerError")
+    async with db.acquire() as conn:
+        assert await mirror.count_rows(conn, "applications", account_id) == 0
+
+    capsys.readouterr()
+    await show_status(deps.settings, None)
+    shown = capsys.readouterr().out
+    assert "1 failed" in shown
+    assert key.webhook_action_id in shown
+    assert "AshbyServerError" in shown
+
+    # Ashby is back: applying the failed event again (a replay) succeeds.
+    assert await _run_job(deps, key, 1) == "applied"
+    assert (await _event(db, key)).status == "applied"
+
+
+async def test_a_malformed_event_fails_at_once_without_retries(db, account_id, deps: Deps) -> None:
+    (key,) = await store_bodies(db, account_id, [envelope("offerUpdate", {"offer": {"name": "no id"}})])
+    assert await _run_job(deps, key, 1) == "failed"
+    event = await _event(db, key)
+    assert (event.status, event.attempts) == ("failed", 1)
+    assert event.last_error.startswith("MalformedWebhookError")
+
+
+async def test_the_sweeper_re_enqueues_a_stored_event_whose_job_was_lost(
+    db, fake_ashby, account_id, deps: Deps
+) -> None:
+    app_id = fake_ashby.ids("applications")[0]
+    fresh, stranded = await store_bodies(
+        db,
+        account_id,
+        [
+            envelope("applicationUpdate", {"application": fake_ashby.get("applications", app_id)}),
+            envelope("applicationUpdate", {"application": fake_ashby.get("applications", app_id)}),
+        ],
+    )
+    async with db.acquire() as conn:  # stored a while ago; Redis lost its job (restart without persistence)
+        await conn.execute(
+            "update webhook_inbox set received_at = now() - make_interval(secs => $1) where webhook_action_id = $2",
+            STRANDED_AFTER_S + 1,
+            stranded.webhook_action_id,
+        )
+    assert await sweep_inbox({"deps": deps}) == 1  # the fresh one may still have its job in flight
+    assert await sweep_inbox({"deps": deps}) == 0  # queued already: deduped by its job id
+    assert await _run_burst(deps.settings) == 1
+    assert (await _event(db, stranded)).status == "applied"
+    assert (await _event(db, fresh)).status == "pending"
+    async with db.acquire() as conn:
+        mirrored = await mirror.get_raw(conn, "applications", account_id)
+    assert mirrored == {app_id: fake_ashby.get("applications", app_id)}
+
+
+def test_the_worker_runs_the_inbox_sweeper_every_minute_and_at_startup(database_url) -> None:
+    worker = build_worker(_settings(database_url), burst=True)
+    crons = {c.name: c for c in worker.cron_jobs}
+    assert crons["cron:sweep_inbox"].run_at_startup
+    assert crons["cron:sweep_inbox"].second == {30}
+    assert JobName.APPLY_WEBHOOK.value in worker.functions
