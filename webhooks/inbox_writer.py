@@ -1,0 +1,169 @@
+"""Group commit for the webhook inbox: concurrent deliveries share one INSERT statement and one commit.
+
+A delivery waits at most `max_wait_s` (or until `max_batch` deliveries wait) before its batch is written; at most
+`max_flushes` batches are written at once. Each delivery gets its own outcome: new, duplicate, or an error.
+"""
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+
+from store.errors import AccountNotFoundError, DatabaseUnavailableError
+from store.inbox import NewEvent, insert_events
+from store.pool import Conn, Pool
+from webhooks.metrics import ReceiverMetrics
+
+log = structlog.get_logger(__name__)
+
+# What Postgres being down, restarting, refusing connections or too slow looks like from asyncpg.
+POSTGRES_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+# A batch that fails with one of these holds an event Postgres refuses (e.g. its account was just deleted):
+# retried one event at a time, so the other events of the batch are not refused with it.
+_EVENT_REFUSED = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
+
+
+@dataclass(slots=True)
+class _Waiting:
+    event: NewEvent
+    outcome: "asyncio.Future[bool]"
+
+
+def _unavailable(exc: BaseException) -> DatabaseUnavailableError:
+    error = DatabaseUnavailableError(f"the webhook inbox could not be written: {exc.__class__.__name__}")
+    error.__cause__ = exc
+    return error
+
+
+class InboxWriter:
+    """Writes `NewEvent`s in batches; `start()` and `close()` bracket its life (the app's cleanup_ctx)."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        metrics: ReceiverMetrics,
+        *,
+        max_batch: int = 256,
+        max_wait_s: float = 0.001,
+        max_flushes: int = 2,
+        timeout_s: float = 5.0,
+    ) -> None:
+        self._pool = pool
+        self._metrics = metrics
+        self._max_batch = max_batch
+        self._max_wait_s = max_wait_s
+        self._timeout_s = timeout_s
+        self._waiting: list[_Waiting] = []
+        self._oldest_at = 0.0  # loop time at which the oldest waiting delivery arrived
+        self._ready = asyncio.Event()  # at least one delivery waits
+        self._full = asyncio.Event()  # a whole batch waits
+        self._slots = asyncio.Semaphore(max_flushes)
+        self._runner: asyncio.Task[None] | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    def start(self) -> None:
+        self._runner = asyncio.get_running_loop().create_task(self._run(), name="inbox-writer")
+
+    async def close(self) -> None:
+        """Write what still waits, wait for the batches in flight, then refuse new writes."""
+        self._closed = True
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+            self._runner = None
+        while self._waiting:
+            await self._slots.acquire()
+            self._spawn(self._take())
+        await asyncio.gather(*self._flushes, return_exceptions=True)
+
+    async def write(self, event: NewEvent) -> bool:
+        """Record `event` (committed when this returns): True when new, False for a duplicate or replay.
+
+        Raises:
+            DatabaseUnavailableError: the batch could not be written; nothing of it is acknowledged.
+            AccountNotFoundError: the event's account no longer exists.
+        """
+        if self._closed:
+            raise DatabaseUnavailableError("the receiver is shutting down")
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[bool] = loop.create_future()
+        if not self._waiting:
+            self._oldest_at = loop.time()
+        self._waiting.append(_Waiting(event, outcome))
+        self._ready.set()
+        if len(self._waiting) >= self._max_batch:
+            self._full.set()
+        return await outcome
+
+    async def _run(self) -> None:
+        while True:
+            await self._ready.wait()
+            if len(self._waiting) < self._max_batch:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(self._oldest_at + self._max_wait_s):
+                        await self._full.wait()
+            await self._slots.acquire()
+            self._spawn(self._take())
+
+    def _take(self) -> list[_Waiting]:
+        batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
+        if self._waiting:
+            self._oldest_at = asyncio.get_running_loop().time()  # they waited for a slot already: no more lingering
+        else:
+            self._ready.clear()
+        if len(self._waiting) < self._max_batch:
+            self._full.clear()
+        return batch
+
+    def _spawn(self, batch: list[_Waiting]) -> None:
+        task = asyncio.get_running_loop().create_task(self._flush(batch), name="inbox-flush")
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _flush(self, batch: list[_Waiting]) -> None:
+        # One key order for every batch: two concurrent batches holding the same keys then wait on each other
+        # instead of deadlocking.
+        batch.sort(key=lambda w: (w.event.key.account_id, w.event.key.webhook_action_id, w.event.key.action))
+        self._metrics.batch_size.observe(len(batch))
+        try:
+            async with asyncio.timeout(self._timeout_s), self._pool.acquire() as conn:
+                try:
+                    outcomes: list[bool | Exception] = list(await insert_events(conn, [w.event for w in batch]))
+                except _EVENT_REFUSED:
+                    outcomes = await self._write_one_by_one(conn, batch)
+        except POSTGRES_UNAVAILABLE as exc:
+            log.warning("inbox_batch_failed", events=len(batch), error=exc.__class__.__name__)
+            outcomes = [_unavailable(exc) for _ in batch]
+        except Exception as exc:  # a background task's top level: every waiting request must get an answer
+            log.exception("inbox_batch_crashed", events=len(batch))
+            outcomes = [_unavailable(exc) for _ in batch]
+        finally:
+            self._slots.release()
+        for waiting, outcome in zip(batch, outcomes, strict=True):
+            if waiting.outcome.done():  # its request went away; the event is stored (or not) all the same
+                continue
+            if isinstance(outcome, Exception):
+                waiting.outcome.set_exception(outcome)
+            else:
+                waiting.outcome.set_result(outcome)
+
+    async def _write_one_by_one(self, conn: Conn, batch: list[_Waiting]) -> list[bool | Exception]:
+        outcomes: list[bool | Exception] = []
+        for waiting in batch:
+            try:
+                outcomes.extend(await insert_events(conn, [waiting.event]))
+            except asyncpg.ForeignKeyViolationError:
+                outcomes.append(AccountNotFoundError(f"no account with id {waiting.event.key.account_id}"))
+            except _EVENT_REFUSED as exc:
+                log.error("inbox_event_refused", error=exc.__class__.__name__, sqlstate=exc.sqlstate)
+                outcomes.append(_unavailable(exc))
+        return outcomes

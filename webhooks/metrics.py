@@ -1,0 +1,69 @@
+"""The receiver's Prometheus metrics, in a registry of their own (one per app, so tests can run several apps).
+
+| name | type | labels | what |
+| --- | --- | --- | --- |
+| `ashby_webhooks_received_total` | counter | `action` | signed, well-formed deliveries (new and duplicate) |
+| `ashby_webhooks_rejected_total` | counter | `reason` | deliveries refused: see `REJECT_REASONS` |
+| `ashby_webhooks_duplicates_total` | counter | `action` | retries and replays of stored events (200, not enqueued) |
+| `ashby_webhooks_store_failures_total` | counter | | deliveries answered 503 because Postgres failed |
+| `ashby_webhooks_enqueue_failures_total` | counter | | stored events whose job was not queued (the sweeper will) |
+| `ashby_webhook_ingest_seconds` | histogram | | request start to 200 of stored deliveries (verify, commit, enqueue) |
+| `ashby_webhook_inbox_batch_size` | histogram | | events per inbox INSERT (one statement, one commit) |
+| `ashby_webhook_inbox_backlog` | gauge | | pending inbox events (all accounts), read from Postgres at scrape time |
+"""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from ashby_api.webhooks import WEBHOOK_ACTIONS
+
+# Why a delivery was refused (the `reason` label); statuses per DESIGN.md invariant 2.
+REJECT_REASONS = (
+    "too_large",  # 413
+    "unknown_account",  # 404
+    "missing_signature",  # 401
+    "bad_signature",  # 401
+    "no_secret",  # 401: the account has no webhook secret configured
+    "malformed",  # 400, stored as rejected
+)
+OTHER_ACTION = "other"  # label of actions Ashby added after WEBHOOK_ACTIONS: keeps label values bounded
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+def action_label(action: str) -> str:
+    """`action` itself when it is a known Ashby action, else `other`."""
+    return action if action in WEBHOOK_ACTIONS else OTHER_ACTION
+
+
+class ReceiverMetrics:
+    """Every metric the receiver exports, registered in `self.registry`."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.received = Counter(
+            "ashby_webhooks_received", "Signed, well-formed webhook deliveries.", ["action"], registry=r
+        )
+        self.rejected = Counter("ashby_webhooks_rejected", "Webhook deliveries refused.", ["reason"], registry=r)
+        self.duplicates = Counter(
+            "ashby_webhooks_duplicates", "Retries and replays of stored events (not enqueued).", ["action"], registry=r
+        )
+        self.store_failures = Counter(
+            "ashby_webhooks_store_failures", "Deliveries answered 503 because Postgres failed.", registry=r
+        )
+        self.enqueue_failures = Counter(
+            "ashby_webhooks_enqueue_failures", "Stored events whose apply job could not be queued.", registry=r
+        )
+        self.ingest_seconds = Histogram(
+            "ashby_webhook_ingest_seconds",
+            "Request start to 200 for stored deliveries.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "ashby_webhook_inbox_batch_size", "Events per inbox INSERT.", buckets=_BATCH_BUCKETS, registry=r
+        )
+        self.backlog = Gauge("ashby_webhook_inbox_backlog", "Pending inbox events, all accounts.", registry=r)
+        for reason in REJECT_REASONS:  # export zeros, so rate() works from the first scrape
+            self.rejected.labels(reason)
