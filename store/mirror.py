@@ -42,7 +42,31 @@ class UpsertResult:
 
 
 def _array_literal(values: list[str]) -> str:
-    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+    """A Postgres text[] literal; unnest cannot take ragged 2-D arrays, so each row's array travels as text."""
+    if not values:
+        return "{}"
+    plain = "".join(values)
+    if '"' in plain or "\\" in plain:  # rare: a quote or backslash inside a value needs escaping
+        return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+    return '{"' + '","'.join(values) + '"}'
+
+
+def _dump(obj: Obj) -> tuple[str, bool]:
+    """The object as JSON text for `raw`, and whether NULs had to be replaced (jsonb cannot hold \\u0000)."""
+    raw = orjson.dumps(obj)
+    if b"\\u0000" not in raw:
+        return raw.decode(), False
+    return orjson.dumps(_without_nul(obj)).decode(), True
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def prepare_page(table: MirrorTable, objects: Iterable[Obj]) -> PreparedPage:
@@ -51,7 +75,7 @@ def prepare_page(table: MirrorTable, objects: Iterable[Obj]) -> PreparedPage:
     index: dict[str, int] = {}
     for obj in objects:
         oid = obj.get("id") if type(obj) is dict else None
-        if type(oid) is not str or not oid or len(oid) > MAX_ID:
+        if type(oid) is not str or not oid or len(oid) > MAX_ID or "\x00" in oid:
             page.rejected.append(Rejected(None, "id"))
             continue
         try:
@@ -59,6 +83,9 @@ def prepare_page(table: MirrorTable, objects: Iterable[Obj]) -> PreparedPage:
         except BadFieldError:
             updated = None
             page.rejected.append(Rejected(oid, "updatedAt"))
+        raw, had_nul = _dump(obj)
+        if had_nul:
+            page.rejected.append(Rejected(oid, "raw: NUL replaced by U+FFFD"))
         values: list[Any] = []
         for col in table.columns:
             try:
@@ -73,14 +100,14 @@ def prepare_page(table: MirrorTable, objects: Iterable[Obj]) -> PreparedPage:
             if prev is not None and (updated is None or updated < prev):
                 continue
             page.updated_at[at] = updated
-            page.raw[at] = orjson.dumps(obj).decode()
+            page.raw[at] = raw
             for i, v in enumerate(values):
                 page.columns[i][at] = v
             continue
         index[oid] = len(page.ids)
         page.ids.append(oid)
         page.updated_at.append(updated)
-        page.raw.append(orjson.dumps(obj).decode())
+        page.raw.append(raw)
         for i, v in enumerate(values):
             page.columns[i].append(v)
     return page

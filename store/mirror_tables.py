@@ -29,13 +29,32 @@ def _dig(obj: Obj, path: tuple[str, ...]) -> Any:
     return cur
 
 
+def usable_text(v: str) -> bool:
+    """Fits a text column and its indexes: not oversized, and no NUL (Postgres text cannot hold one)."""
+    return len(v) <= MAX_TEXT and "\x00" not in v
+
+
 def text(*path: str) -> Extract:
+    name = ".".join(path)
+    if len(path) == 1:  # the common case, without the generic walk: this runs per field per row
+        (key,) = path
+
+        def get_one(obj: Obj) -> str | None:
+            v = obj.get(key)
+            if v is None:
+                return None
+            if type(v) is not str or not usable_text(v):
+                raise BadFieldError(name)
+            return v
+
+        return get_one
+
     def get(obj: Obj) -> str | None:
         v = _dig(obj, path)
         if v is None:
             return None
-        if type(v) is not str or len(v) > MAX_TEXT:
-            raise BadFieldError(".".join(path))
+        if type(v) is not str or not usable_text(v):
+            raise BadFieldError(name)
         return v
 
     return get
@@ -129,7 +148,7 @@ def texts(list_key: str, *item_path: str) -> Extract:
         out: list[str] = []
         for item in items:
             v = _dig(item, item_path) if item_path else item
-            if type(v) is str and len(v) <= MAX_TEXT:
+            if type(v) is str and usable_text(v):
                 out.append(v)
         return out
 
@@ -150,7 +169,7 @@ def search_document(obj: Obj) -> str:
                 v = item.get(item_key) if type(item) is dict else None
                 if type(v) is str:
                     parts.append(v[:MAX_TEXT])
-    return " ".join(parts)
+    return " ".join(parts).replace("\x00", "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,3 +105,21 @@ async def test_every_mirror_table_accepts_a_page(db, account_id, table) -> None:
         result = await mirror.upsert_page(conn, table, account_id, [{"id": "x1", "updatedAt": "2025-01-01T00:00:00Z"}])
         assert result.written == 1
         assert await mirror.count_rows(conn, table, account_id) == 1
+
+
+async def test_nul_characters_and_tricky_array_values_never_break_a_page(db, account_id) -> None:
+    tricky = candidate("c1", "2025-01-01T00:00:00Z", name="Nul\x00Name", company="A\x00B")
+    tricky["tags"] = [
+        {"id": "t1", "title": 'say "hi"'},
+        {"id": "t2", "title": "back\\slash"},
+        {"id": "t3", "title": 'a","b'},
+        {"id": "t4", "title": "nul\x00tag"},
+    ]
+    async with db.acquire() as conn:
+        result = await mirror.upsert_page(conn, "candidates", account_id, [tricky, {"id": "bad\x00id"}])
+        row = await conn.fetchrow("select name, company, tags, raw from candidates where id = 'c1'")
+    assert result.written == 1
+    assert {r.field for r in result.rejected} >= {"id", "name", "company", "raw: NUL replaced by U+FFFD"}
+    assert row["name"] is None
+    assert row["tags"] == ['say "hi"', "back\\slash", 'a","b']
+    assert row["raw"]["name"] == "Nul\ufffdName"
