@@ -9,6 +9,7 @@ from rich.table import Table
 from ashby_sim.command import sandbox_command
 from ashby_sync import demo
 from ashby_sync.console import fail, load_settings, out, run, verify_api_key
+from ashby_sync.serve_command import serve_command
 from ashby_sync.sync_commands import parse_resources, run_sync, show_status
 from ashby_sync.worker_command import check_worker, run_worker
 from core.config import Settings
@@ -30,6 +31,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.command("sandbox", help="Run the simulated Ashby API (seeded, deterministic) for tests and demos.")(sandbox_command)
 app.command("demo")(demo.demo_command)
+app.command("serve")(serve_command)
 
 
 @app.command()
