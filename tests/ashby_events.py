@@ -79,3 +79,44 @@ def envelope(action: str, data: dict, webhook_action_id: str | None = None) -> b
     """A webhook body built by hand (for actions the sandbox does not fire)."""
     action_id = webhook_action_id or str(uuid.uuid4())
     return orjson.dumps({"webhookActionId": action_id, "action": action, "data": data})
+
+
+@dataclass
+class PingReceiver:
+    """Stands in for `ashby-sync serve` at `base_url`: verifies each delivery with the account's stored secrets."""
+
+    base_url: str
+    status: int = 200  # what it answers a valid delivery (503: the receiver is "down")
+    verified: list[str] = field(default_factory=list)  # actions of deliveries whose signature verified
+    refused: int = 0
+
+
+@pytest.fixture
+async def ping_receiver(db) -> AsyncIterator[PingReceiver]:
+    from pydantic import SecretStr
+
+    from store.accounts import get_credentials
+    from store.secrets import SecretBox
+    from tests.helpers import SECRET_KEY
+
+    box = SecretBox(SecretStr(SECRET_KEY))
+    rec = PingReceiver(base_url="")
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        if rec.status >= 500:
+            return web.Response(status=rec.status)
+        async with db.acquire() as conn:
+            creds = await get_credentials(conn, box, uuid.UUID(request.match_info["account_id"]))
+        secrets = [s.get_secret_value() for s in creds.webhook_secrets]
+        if not verify_signature(secrets, body, request.headers.get("Ashby-Signature")):
+            rec.refused += 1
+            return web.Response(status=401)
+        rec.verified.append(orjson.loads(body)["action"])
+        return web.Response(status=rec.status)
+
+    app = web.Application()
+    app.router.add_post("/webhooks/ashby/{account_id}", handle)
+    async with TestServer(app, host="127.0.0.1") as server:
+        rec.base_url = str(server.make_url("")).rstrip("/")
+        yield rec

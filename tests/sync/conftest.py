@@ -1,3 +1,3 @@
-"""The webhook recorder fixture (tests/ashby_events.py) for this folder's tests."""
+"""Fixtures of tests/ashby_events.py for this folder's tests."""
 
-from tests.ashby_events import recorder  # noqa: F401 - a fixture
+from tests.ashby_events import ping_receiver, recorder  # noqa: F401 - fixtures
