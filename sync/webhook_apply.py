@@ -69,7 +69,10 @@ class _Envelope(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Merge:
-    """candidateMerge: `deleted_id`'s applications move to `kept` (the surviving candidate, as `.info` gave it)."""
+    """candidateMerge: `deleted_id`'s applications move to `kept` (the surviving candidate, as `.info` gave it).
+
+    The applications are upserted as `.info` gave them; moving catches those mirrored since they were read.
+    """
 
     deleted_id: str
     kept_id: str
@@ -301,6 +304,12 @@ async def _plan_merge(ctx: SyncContext, changes: Changes, data: dict[str, Any], 
         raise MalformedWebhookError(f"{action}: a candidate merged into itself")
     kept = await fetch_info(ctx, "candidates", kept_id)  # its applicationIds and fields changed with the merge
     changes.fetched += 1
+    # The moved applications are re-read too: Ashby gave each a new updatedAt with its new candidate, and only
+    # with that is a late update from before the merge (still naming the deleted candidate) seen as stale.
+    async with ctx.pool.acquire() as conn:
+        moved = await merges.candidate_application_ids(conn, ctx.account_id, deleted_id)
+    for application_id in moved:
+        await _refetch(ctx, changes, "applications", application_id)
     changes.merge = Merge(deleted_id, kept_id, kept)
 
 
