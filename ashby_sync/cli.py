@@ -11,6 +11,7 @@ from ashby_sync import demo
 from ashby_sync.console import fail, load_settings, out, run, verify_api_key
 from ashby_sync.serve_command import serve_command
 from ashby_sync.sync_commands import parse_resources, run_sync, show_status
+from ashby_sync.webhooks_commands import webhooks_app
 from ashby_sync.worker_command import check_worker, run_worker
 from core.config import Settings
 from store import accounts as accounts_store
@@ -29,6 +30,7 @@ db_app = typer.Typer(help="The Postgres schema.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Connected Ashby orgs.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(webhooks_app, name="webhooks")
 app.command("sandbox", help="Run the simulated Ashby API (seeded, deterministic) for tests and demos.")(sandbox_command)
 app.command("demo")(demo.demo_command)
 app.command("serve")(serve_command)
