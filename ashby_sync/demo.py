@@ -1,5 +1,6 @@
-"""`ashby-sync demo`: the sandbox, a migrated database, an account, a full and an incremental sync, end to end."""
+"""`ashby-sync demo`: sandbox, database, account, full sync, webhooks through the receiver and worker, end to end."""
 
+import asyncio
 import contextlib
 import os
 import uuid
@@ -7,6 +8,7 @@ from typing import Annotated
 
 import aiohttp
 import typer
+from aiohttp import web
 from pydantic import SecretStr
 from rich.table import Table
 
@@ -17,12 +19,16 @@ from ashby_sim.state import SimState
 from ashby_sync.console import load_settings, out, run
 from ashby_sync.sync_commands import run_sync
 from core.config import Settings
-from store import accounts, mirror
+from store import accounts, inbox, mirror
 from store.candidates import search_candidates
 from store.errors import AccountNotFoundError
 from store.migrate import migrate
-from store.pool import connect
+from store.pool import connect, create_pool
 from store.secrets import SecretBox, generate_key
+from sync.accounts import account_context
+from sync.webhook_registration import register_webhooks
+from webhooks.app import create_app as create_receiver
+from worker.settings import build_worker
 
 DEMO_ACCOUNT = "sandbox-demo"
 
@@ -75,17 +81,61 @@ async def _with_sandbox(settings: Settings, state: SimState) -> None:
     _step(5, "Full sync of every resource into the Postgres mirror")
     await run_sync(settings, DEMO_ACCOUNT, list(RESOURCES), full=False)
 
-    _step(6, "Changing records in Ashby: 3 candidates renamed, 1 application moved, 1 offer accepted")
-    _mutate(state)
+    _step(6, "Starting the webhook receiver and registering Ashby webhooks that point at it")
+    receiver = web.AppRunner(create_receiver(settings), access_log=None)
+    await receiver.setup()
+    site = web.TCPSite(receiver, "127.0.0.1", 0)
+    await site.start()
+    receiver_url = f"http://127.0.0.1:{receiver.addresses[0][1]}"
+    try:
+        await _webhooks(settings, state, account.id, box, receiver_url)
+    finally:
+        await receiver.cleanup()
 
-    _step(7, "Incremental sync: only what changed is fetched")
+    _step(9, "Incremental sync: the backstop for anything a webhook missed")
     await run_sync(settings, DEMO_ACCOUNT, list(RESOURCES), full=False)
 
-    _step(8, "Reading the mirror")
+    _step(10, "Reading the mirror")
     await _show_mirror(settings, account.id)
 
 
-def _mutate(state: SimState) -> None:
+async def _webhooks(settings: Settings, state: SimState, account_id: uuid.UUID, box: SecretBox, url: str) -> None:
+    pool = await create_pool(settings.database_url, max_size=4)
+    try:
+        async with aiohttp.ClientSession() as session, account_context(pool, session, box, account_id) as ctx:
+            registered = await register_webhooks(ctx, box, url)
+        enabled = sum(1 for r in registered if r.enabled)
+        out.print(f"   receiver at {url}; {enabled} of {len(registered)} webhook types registered and enabled")
+
+        _step(7, "Changing records in Ashby: 3 candidates renamed, 1 application moved, 1 offer accepted")
+        application_id, offer_id = _mutate(state)
+        async with asyncio.timeout(30):
+            await state.wait_deliveries_idle()
+        delivered = sum(1 for d in state.deliveries if d.outcome == "delivered" and d.action != "ping")
+        out.print(f"   Ashby delivered {delivered} signed webhooks; each was verified and committed before the 200")
+        out.print("   (Ashby sends no webhook for a candidate edit: the renames reach the mirror by sync, step 9)")
+
+        _step(8, "The worker applies the stored events to the mirror")
+        worker = build_worker(settings, burst=True, crons=False)
+        try:
+            applied = await worker.run_check()
+        finally:
+            await worker.close()
+        async with pool.acquire() as conn:
+            pending, failed = (await inbox.backlog(conn)).get(account_id, (0, 0))
+            application = (await mirror.get_raw(conn, "applications", account_id, [application_id]))[application_id]
+            offer = (await mirror.get_raw(conn, "offers", account_id, [offer_id]))[offer_id]
+        out.print(f"   {applied} events applied; inbox backlog {pending}, failed {failed}")
+        out.print(
+            f"   mirror: application {application_id} is now at '{application['currentInterviewStage']['title']}'"
+        )
+        out.print(f"   mirror: offer {offer_id} is {offer['acceptanceStatus']} ({offer['offerStatus']})")
+    finally:
+        await pool.close()
+
+
+def _mutate(state: SimState) -> tuple[str, str]:
+    """Change records in the sandbox; returns the ids of the moved application and the accepted offer."""
     for cid in state.ids("candidates")[:3]:
         state.update_candidate(cid, name=f"Renamed Demo {cid[:4]}")
     application = next(a for a in state.all_records("applications") if a["status"] == "Active")
@@ -98,7 +148,7 @@ def _mutate(state: SimState) -> None:
     state.change_stage(application["id"], target["id"])
     offer = next(o for o in state.all_records("offers") if o["acceptanceStatus"] != "Accepted")
     state.set_offer_status(offer["id"], "Accepted")
-    out.print(f"   offer {offer['id']} accepted")
+    return application["id"], offer["id"]
 
 
 async def _show_mirror(settings: Settings, account_id: uuid.UUID) -> None:
