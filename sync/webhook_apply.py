@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from structlog.contextvars import bound_contextvars
 
 from ashby_api.client import INFO_ID_PARAM
 from ashby_api.errors import NotFound
@@ -117,6 +118,13 @@ async def apply_event(ctx: SyncContext, key: InboxKey) -> str:
         MalformedWebhookError: the stored body cannot be applied (retrying will not help).
         AshbyError: an `.info` read failed (`retryable` says whether a retry may succeed).
     """
+    with bound_contextvars(
+        account_id=str(key.account_id), webhook_action=key.action, webhook_action_id=key.webhook_action_id
+    ):
+        return await _apply(ctx, key)
+
+
+async def _apply(ctx: SyncContext, key: InboxKey) -> str:
     started = time.monotonic()
     async with ctx.pool.acquire() as conn:
         event = await inbox.get_event(conn, key)

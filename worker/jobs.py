@@ -5,6 +5,7 @@ import uuid
 import asyncpg
 import structlog
 from arq import Retry
+from structlog.contextvars import bound_contextvars
 
 from ashby_api.resources import BY_NAME, RESOURCES
 from ashby_api.retry import backoff_delay
@@ -110,8 +111,12 @@ async def sweep(ctx: Ctx) -> int:
 @job
 async def apply_webhook(ctx: Ctx, account_id: str, webhook_action_id: str, action: str) -> str:
     """Apply one stored webhook event; retried with backoff, and after the last try left `failed` with its error."""
+    with bound_contextvars(account_id=account_id, webhook_action=action, webhook_action_id=webhook_action_id):
+        return await _apply_webhook(ctx, InboxKey(uuid.UUID(account_id), webhook_action_id, action))
+
+
+async def _apply_webhook(ctx: Ctx, key: InboxKey) -> str:
     d = deps(ctx)
-    key = InboxKey(uuid.UUID(account_id), webhook_action_id, action)
     job_try: int = ctx["job_try"]
     try:
         return await apply_event(await d.sync_context(key.account_id), key)
