@@ -1,7 +1,4 @@
-"""`ashby-sync webhooks` as a user runs it: a real process, real Postgres, the sandbox over HTTP pinging a receiver.
-
-The sub-app is run on its own (`webhooks_app`), so these tests do not depend on how cli.py mounts it.
-"""
+"""`ashby-sync webhooks` as a user runs it: a real process, real Postgres, the sandbox over HTTP pinging a receiver."""
 
 import asyncio
 import os
@@ -17,8 +14,6 @@ from tests.cli.test_cli import assert_one_line_error
 from tests.conftest import TEST_REDIS_URL
 from tests.helpers import SECRET_KEY
 
-RUN_SUB_APP = "from ashby_sync.webhooks_commands import webhooks_app; webhooks_app(prog_name='ashby-sync webhooks')"
-
 
 async def webhooks(*args: str, env: dict[str, str], limit_s: float = 60) -> tuple[int, str, str]:
     """Run `ashby-sync webhooks ARGS`; returns (exit code, stdout, stderr)."""
@@ -26,8 +21,9 @@ async def webhooks(*args: str, env: dict[str, str], limit_s: float = 60) -> tupl
     full_env.update({"COLUMNS": "200", **env})
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-c",
-        RUN_SUB_APP,
+        "-m",
+        "ashby_sync",
+        "webhooks",
         *args,
         env=full_env,
         stdout=asyncio.subprocess.PIPE,
