@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import orjson
+import psutil
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
@@ -73,12 +74,17 @@ async def main(rate: int, seconds: int) -> None:
         try:
             url = f"http://127.0.0.1:{port}"
             await wait_ready(url)
+            cpu = [psutil.Process(p.pid) for p in procs]
+            started = time.perf_counter()
             sent, acked, seen = await drive(db, applications, url, rate, seconds)
+            wall = time.perf_counter() - started
+            busy = [sum(c.cpu_times()[:2]) / wall for c in cpu]
         finally:
             for p in procs:
                 p.terminate()
                 await p.wait()
 
+    print(f"  CPU busy during the run: serve {busy[0]:.0%}, worker {busy[1]:.0%} of one core")
     fresh = [seen[i] - sent[i] for i in sent if i in seen]
     answer = [acked[i] - sent[i] for i in sent if i in acked]
     print(f"freshness at {rate} webhooks/s for {seconds} s: {len(sent):,} sent, {len(fresh):,} visible in the mirror")

@@ -26,6 +26,7 @@ class Settings(BaseModel):
     ashby_max_in_flight: int = Field(default=4, ge=1, le=64)
     sync_interval_minutes: int = Field(default=5, ge=1, le=60)
     worker_max_jobs: int = Field(default=10, ge=1, le=100)
+    worker_poll_delay_ms: float = Field(default=20, ge=1, le=5000)
     webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     webhook_secret_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     webhook_batch_max: int = Field(default=256, ge=1, le=5000)

@@ -1,13 +1,15 @@
 """The webhook inbox: raw Ashby deliveries, committed before the receiver answers, applied later by the worker."""
 
+import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from store.pool import Conn
+from store.pool import Conn, Pool
 
 PENDING, APPLIED, SKIPPED, FAILED, REJECTED = "pending", "applied", "skipped", "failed", "rejected"
 
@@ -186,3 +188,48 @@ async def list_failed(conn: Conn, account_id: uuid.UUID | None = None, *, limit:
 async def probe(conn: Conn) -> None:
     """Raise unless Postgres answers and the inbox table exists (the receiver's readiness check)."""
     await conn.execute("select 1 from webhook_inbox limit 0")
+
+
+async def list_pending_events(conn: Conn, account_id: uuid.UUID, *, limit: int = 100) -> list[InboxEvent]:
+    """An account's pending events, oldest first (what a drain applies next)."""
+    rows = await conn.fetch(
+        """select * from webhook_inbox where account_id = $1 and status = 'pending' order by received_at limit $2""",
+        account_id,
+        limit,
+    )
+    return [_event(r) for r in rows]
+
+
+async def lock_pending_batch(conn: Conn, keys: Sequence[InboxKey]) -> set[InboxKey]:
+    """Lock those of `keys` still pending and not locked by another transaction; returns the ones locked."""
+    if not keys:
+        return set()
+    rows = await conn.fetch(
+        """select i.account_id, i.webhook_action_id, i.action from webhook_inbox i
+           join unnest($1::uuid[], $2::text[], $3::text[]) as k(account_id, webhook_action_id, action)
+             using (account_id, webhook_action_id, action)
+           where i.status = 'pending'
+           for update of i skip locked""",
+        [k.account_id for k in keys],
+        [k.webhook_action_id for k in keys],
+        [k.action for k in keys],
+    )
+    return {InboxKey(r["account_id"], r["webhook_action_id"], r["action"]) for r in rows}
+
+
+def _drain_key(account_id: uuid.UUID) -> int:
+    digest = hashlib.blake2b(f"{account_id}:inbox".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@asynccontextmanager
+async def drain_lock(pool: Pool, account_id: uuid.UUID) -> AsyncIterator[bool]:
+    """Hold the account's inbox-drain advisory lock; yields False when another worker is draining it."""
+    key = _drain_key(account_id)
+    async with pool.acquire() as conn:
+        got = bool(await conn.fetchval("select pg_try_advisory_lock($1)", key))
+        try:
+            yield got
+        finally:
+            if got:
+                await conn.execute("select pg_advisory_unlock($1)", key)

@@ -71,3 +71,14 @@ async def connect(dsn: str) -> "asyncpg.Connection[asyncpg.Record]":
         raise translate_connect_error(dsn, exc) from exc
     await _init_connection(conn)
     return conn
+
+
+async def commit_without_waiting_for_disk(conn: Conn) -> None:
+    """Let this transaction's COMMIT return before its WAL reaches disk (`synchronous_commit = off`, local).
+
+    Only for writes that can be redone: a mirror page with its checkpoint, or an applied webhook with its
+    inbox status. A crash can lose the last few hundred milliseconds of them, never tear one, and what is lost
+    is redone from the durable source (the checkpoint before it, or the inbox row still pending). Writes that
+    must be durable when acknowledged (the webhook inbox insert) never use it.
+    """
+    await conn.execute("set local synchronous_commit = off")

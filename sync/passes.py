@@ -21,7 +21,7 @@ from ashby_api.models import Page
 from ashby_api.resources import Resource, SyncMode
 from ashby_api.retry import Retrier
 from store import mirror, sync_state
-from store.pool import Pool
+from store.pool import Pool, commit_without_waiting_for_disk
 from sync import metrics
 
 log = structlog.get_logger(__name__)
@@ -225,6 +225,7 @@ async def _write_page(
 ) -> None:
     started = time.monotonic()
     async with ctx.pool.acquire() as conn, conn.transaction():
+        await commit_without_waiting_for_disk(conn)  # a lost page is refetched from the checkpoint before it
         result = await mirror.upsert_page(conn, resource.name, ctx.account_id, page.raw)
         n = len(page.raw)
         if last:

@@ -9,6 +9,7 @@ offers and openings have no `updatedAt`; they are always re-read with `.info` at
 least as new as the event, so a late delivery writes the current state rather than its stale payload.
 """
 
+import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable
@@ -27,7 +28,7 @@ from core.errors import AppError
 from store import inbox, merges, mirror
 from store.inbox import APPLIED, SKIPPED, InboxKey
 from store.mirror_tables import Obj
-from store.pool import Conn
+from store.pool import Conn, commit_without_waiting_for_disk
 from sync.passes import SyncContext
 
 log = structlog.get_logger(__name__)
@@ -124,6 +125,57 @@ async def apply_event(ctx: SyncContext, key: InboxKey) -> str:
         return await _apply(ctx, key)
 
 
+async def drain_pending(
+    ctx: SyncContext, *, batch: int = 200, limit: int = 5000, linger_s: float = 0.25, poll_s: float = 0.01
+) -> int:
+    """Apply the account's pending events in batches (one transaction each), unless another worker is draining.
+
+    Every event also has its own job; under a burst those jobs queue up behind each other, so the first one to
+    run applies the backlog at batch speed and the rest find their event done. An event that cannot be planned
+    here (malformed, or its `.info` read failed) is left to its own job, which retries it with backoff and
+    records the failure. While a burst lasts the drain lingers (`linger_s` without new events ends it), so new
+    events do not wait behind the queue of jobs whose events it already applied. Returns how many it applied.
+    """
+    done = 0
+    tried: set[InboxKey] = set()
+    loop = asyncio.get_running_loop()
+    async with inbox.drain_lock(ctx.pool, ctx.account_id) as locked:
+        if not locked:
+            return 0
+        idle_since = loop.time()
+        while done < limit:
+            async with ctx.pool.acquire() as conn:
+                pending = await inbox.list_pending_events(conn, ctx.account_id, limit=batch)
+            events = [e for e in pending if e.key not in tried]
+            if not events:
+                if loop.time() - idle_since >= linger_s:
+                    break
+                await asyncio.sleep(poll_s)
+                continue
+            idle_since = loop.time()
+            planned: list[tuple[InboxKey, Changes]] = []
+            for event in events:
+                tried.add(event.key)
+                try:
+                    envelope = parse_event(event.body, event.key)
+                    planned.append((event.key, await plan_changes(ctx, event.key.action, envelope.data)))
+                except AppError as exc:
+                    log.info(
+                        "webhook_drain_deferred",
+                        webhook_action_id=event.key.webhook_action_id,
+                        error=type(exc).__name__,
+                    )
+            async with ctx.pool.acquire() as conn, conn.transaction():
+                await commit_without_waiting_for_disk(conn)  # if lost, the rows are still pending: applied again
+                mine = await inbox.lock_pending_batch(conn, [k for k, _ in planned])
+                for key, changes in planned:
+                    if key in mine:  # skipped: a concurrent job holds it, and applies it itself
+                        await write_changes(conn, ctx, changes)
+                        await inbox.mark_done(conn, key, SKIPPED if changes.skip_reason else APPLIED)
+                        done += 1
+    return done
+
+
 async def _apply(ctx: SyncContext, key: InboxKey) -> str:
     started = time.monotonic()
     async with ctx.pool.acquire() as conn:
@@ -137,6 +189,7 @@ async def _apply(ctx: SyncContext, key: InboxKey) -> str:
     envelope = parse_event(event.body, key)
     changes = await plan_changes(ctx, key.action, envelope.data)
     async with ctx.pool.acquire() as conn, conn.transaction():
+        await commit_without_waiting_for_disk(conn)  # if lost, the inbox row is still pending: applied again
         if await inbox.lock_pending(conn, key) is None:  # a concurrent apply of the same event won
             log.info("webhook_apply_skipped", reason="applied_concurrently")
             return "already applied"

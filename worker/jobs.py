@@ -15,8 +15,8 @@ from store import accounts, inbox, sync_state
 from store.errors import DatabaseUnavailableError
 from store.inbox import InboxKey
 from store.pool import Pool
-from sync.passes import sync_resource
-from sync.webhook_apply import apply_event
+from sync.passes import SyncContext, sync_resource
+from sync.webhook_apply import apply_event, drain_pending
 from worker.deps import Ctx, deps, job
 
 log = structlog.get_logger(__name__)
@@ -119,7 +119,8 @@ async def _apply_webhook(ctx: Ctx, key: InboxKey) -> str:
     d = deps(ctx)
     job_try: int = ctx["job_try"]
     try:
-        return await apply_event(await d.sync_context(key.account_id), key)
+        sync_ctx = await d.sync_context(key.account_id)
+        outcome = await apply_event(sync_ctx, key)
     except POSTGRES_DOWN as exc:
         if job_try >= MAX_TRIES:
             log.error("webhook_apply_abandoned", reason="postgres_unreachable", error=type(exc).__name__)
@@ -134,7 +135,22 @@ async def _apply_webhook(ctx: Ctx, key: InboxKey) -> str:
     except Exception as exc:  # a bug: recorded on the event (visible in `status`) rather than retried forever
         log.exception("webhook_apply_crashed")
         await _record_failure(d.pool, key, exc, final=True)
+    else:
+        if not outcome.startswith("already"):  # this job did the work: it may be the first of a burst
+            await _drain(sync_ctx)
+        return outcome
     return "failed"
+
+
+async def _drain(sync_ctx: SyncContext) -> None:
+    """After a burst, apply the events queued behind this one now; their own jobs remain the safety net."""
+    try:
+        drained = await drain_pending(sync_ctx)
+    except (AppError, asyncpg.PostgresError, OSError) as exc:
+        log.warning("webhook_drain_stopped", error=type(exc).__name__)
+        return
+    if drained:
+        log.info("webhook_drained", events=drained)
 
 
 async def _record_failure(pool: Pool, key: InboxKey, exc: BaseException, *, final: bool) -> None:

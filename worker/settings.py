@@ -60,7 +60,7 @@ def build_worker(
         redis_settings=None if redis_pool is not None else redis_settings(settings.redis_url),
         redis_pool=redis_pool,
         burst=burst,
-        poll_delay=0.05 if burst else 0.5,
+        poll_delay=settings.worker_poll_delay_ms / 1000,  # webhook freshness waits on it
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         max_jobs=settings.worker_max_jobs,

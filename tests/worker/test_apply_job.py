@@ -163,7 +163,8 @@ async def test_the_sweeper_re_enqueues_a_stored_event_whose_job_was_lost(
     assert await sweep_inbox({"deps": deps}) == 0  # queued already: deduped by its job id
     assert await _run_burst(deps.settings) == 1
     assert (await _event(db, stranded)).status == "applied"
-    assert (await _event(db, fresh)).status == "pending"
+    # the one job that ran also drained the account's other pending event (its own job still queued elsewhere)
+    assert (await _event(db, fresh)).status == "applied"
     async with db.acquire() as conn:
         mirrored = await mirror.get_raw(conn, "applications", account_id)
     assert mirrored == {app_id: fake_ashby.get("applications", app_id)}
@@ -175,3 +176,27 @@ def test_the_worker_runs_the_inbox_sweeper_every_minute_and_at_startup(database_
     assert crons["cron:sweep_inbox"].run_at_startup
     assert crons["cron:sweep_inbox"].second == {30}
     assert JobName.APPLY_WEBHOOK.value in worker.functions
+
+
+async def test_one_job_drains_a_burst_in_batches_and_the_rest_find_their_events_done(
+    db, fake_ashby, account_id, sync_ctx, deps: Deps
+) -> None:
+    ids = fake_ashby.ids("applications")[:40]
+    keys = await store_bodies(
+        db, account_id, [envelope("applicationUpdate", {"application": fake_ashby.get("applications", i)}) for i in ids]
+    )
+    first = keys[0]
+    outcome = await apply_webhook(
+        {"deps": deps, "job_try": 1, "job_id": "t"}, str(account_id), first.webhook_action_id, first.action
+    )
+    assert outcome == "applied"
+    assert [(await _event(db, k)).status for k in keys] == ["applied"] * len(keys)
+    async with db.acquire() as conn:
+        assert await mirror.get_raw(conn, "applications", account_id) == {
+            i: fake_ashby.get("applications", i) for i in ids
+        }
+    last = keys[-1]
+    again = await apply_webhook(
+        {"deps": deps, "job_try": 1, "job_id": "u"}, str(account_id), last.webhook_action_id, last.action
+    )
+    assert again == "already applied"
