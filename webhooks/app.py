@@ -12,6 +12,7 @@ from core.config import Settings
 from core.queue import QUEUE_NAME
 from store.pool import Pool, create_pool
 from store.secrets import SecretBox
+from webhooks.dispatch import JobDispatcher
 from webhooks.handlers import RECEIVER, Receiver, healthz, metrics, readyz, receive_webhook
 from webhooks.inbox_writer import InboxWriter
 from webhooks.metrics import ReceiverMetrics
@@ -20,8 +21,10 @@ from webhooks.secret_cache import SecretCache
 
 log = structlog.get_logger(__name__)
 
-DB_POOL_SIZE = 10  # the writer uses 2 connections at a time; the rest serve account lookups, probes and metrics
-MAX_FLUSHES = 2
+DB_POOL_SIZE = (
+    10  # the writer uses MAX_FLUSHES connections at a time; the rest serve account lookups, probes and metrics
+)
+MAX_FLUSHES = 1
 REDIS_CONNECT_TIMEOUT_S = 1.0
 REDIS_SOCKET_TIMEOUT_S = 2.0
 
@@ -70,6 +73,7 @@ def _resources(
             writer = InboxWriter(
                 pool,
                 receiver_metrics,
+                JobDispatcher(queue, receiver_metrics),
                 max_batch=settings.webhook_batch_max,
                 max_wait_s=settings.webhook_batch_wait_ms / 1000,
                 max_flushes=MAX_FLUSHES,

@@ -1,19 +1,23 @@
-"""Group commit for the webhook inbox: concurrent deliveries share one INSERT statement and one commit.
+"""Group commit for the webhook inbox: concurrent deliveries share one INSERT, one commit and one Redis round trip.
 
 A delivery waits at most `max_wait_s` (or until `max_batch` deliveries wait) before its batch is written; at most
-`max_flushes` batches are written at once. Each delivery gets its own outcome: new, duplicate, or an error.
+`max_flushes` batches are written at once. Once a batch is committed, the apply jobs of its new pending events are
+queued together (while the next batch commits). Each delivery gets its own outcome: new or duplicate (and whether
+its job was queued), or an error.
 """
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 
 import asyncpg
 import structlog
 
 from store.errors import AccountNotFoundError, DatabaseUnavailableError
-from store.inbox import NewEvent, insert_events
+from store.inbox import PENDING, NewEvent, insert_events
 from store.pool import Conn, Pool
+from webhooks.dispatch import JobDispatcher
 from webhooks.metrics import ReceiverMetrics
 
 log = structlog.get_logger(__name__)
@@ -30,10 +34,18 @@ POSTGRES_UNAVAILABLE: tuple[type[BaseException], ...] = (
 _EVENT_REFUSED = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A committed delivery: `new` unless a retry or replay of a stored event; `enqueued` if its job was queued."""
+
+    new: bool
+    enqueued: bool = False
+
+
 @dataclass(slots=True)
 class _Waiting:
     event: NewEvent
-    outcome: "asyncio.Future[bool]"
+    outcome: "asyncio.Future[Stored]"
 
 
 def _unavailable(exc: BaseException) -> DatabaseUnavailableError:
@@ -49,6 +61,7 @@ class InboxWriter:
         self,
         pool: Pool,
         metrics: ReceiverMetrics,
+        dispatcher: JobDispatcher | None = None,
         *,
         max_batch: int = 256,
         max_wait_s: float = 0.001,
@@ -57,6 +70,7 @@ class InboxWriter:
     ) -> None:
         self._pool = pool
         self._metrics = metrics
+        self._dispatcher = dispatcher
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
         self._timeout_s = timeout_s
@@ -67,6 +81,7 @@ class InboxWriter:
         self._slots = asyncio.Semaphore(max_flushes)
         self._runner: asyncio.Task[None] | None = None
         self._flushes: set[asyncio.Task[None]] = set()
+        self._idle: list[asyncpg.pool.PoolConnectionProxy[asyncpg.Record]] = []  # kept between batches
         self._closed = False
 
     def start(self) -> None:
@@ -84,9 +99,11 @@ class InboxWriter:
             await self._slots.acquire()
             self._spawn(self._take())
         await asyncio.gather(*self._flushes, return_exceptions=True)
+        while self._idle:
+            await self._give_back(self._idle.pop(), healthy=True)
 
-    async def write(self, event: NewEvent) -> bool:
-        """Record `event` (committed when this returns): True when new, False for a duplicate or replay.
+    async def write(self, event: NewEvent) -> Stored:
+        """Record `event`, committed when this returns; a new pending event's apply job is queued too.
 
         Raises:
             DatabaseUnavailableError: the batch could not be written; nothing of it is acknowledged.
@@ -95,7 +112,7 @@ class InboxWriter:
         if self._closed:
             raise DatabaseUnavailableError("the receiver is shutting down")
         loop = asyncio.get_running_loop()
-        outcome: asyncio.Future[bool] = loop.create_future()
+        outcome: asyncio.Future[Stored] = loop.create_future()
         if not self._waiting:
             self._oldest_at = loop.time()
         self._waiting.append(_Waiting(event, outcome))
@@ -132,22 +149,33 @@ class InboxWriter:
     async def _flush(self, batch: list[_Waiting]) -> None:
         # One key order for every batch: two concurrent batches holding the same keys then wait on each other
         # instead of deadlocking.
-        batch.sort(key=lambda w: (w.event.key.account_id, w.event.key.webhook_action_id, w.event.key.action))
-        self._metrics.batch_size.observe(len(batch))
+        started = time.perf_counter()
         try:
-            async with asyncio.timeout(self._timeout_s), self._pool.acquire() as conn:
-                try:
-                    outcomes: list[bool | Exception] = list(await insert_events(conn, [w.event for w in batch]))
-                except _EVENT_REFUSED:
-                    outcomes = await self._write_one_by_one(conn, batch)
+            try:
+                batch.sort(key=lambda w: (w.event.key.account_id, w.event.key.webhook_action_id, w.event.key.action))
+                self._metrics.batch_size.observe(len(batch))
+                async with asyncio.timeout(self._timeout_s):
+                    written = await self._insert(batch)
+            finally:
+                self._slots.release()  # the connection is back: the next batch commits while this one enqueues
+            committed = time.perf_counter()
+            outcomes = await self._dispatch(batch, written)
+            stored = [o for o in outcomes if isinstance(o, Stored)]
+            log.info(
+                "inbox_batch_written",
+                events=len(batch),
+                new=sum(o.new for o in stored),
+                enqueued=sum(o.enqueued for o in stored),
+                refused=len(batch) - len(stored),
+                commit_ms=round((committed - started) * 1000, 2),
+                enqueue_ms=round((time.perf_counter() - committed) * 1000, 2),
+            )
         except POSTGRES_UNAVAILABLE as exc:
             log.warning("inbox_batch_failed", events=len(batch), error=exc.__class__.__name__)
             outcomes = [_unavailable(exc) for _ in batch]
         except Exception as exc:  # a background task's top level: every waiting request must get an answer
             log.exception("inbox_batch_crashed", events=len(batch))
             outcomes = [_unavailable(exc) for _ in batch]
-        finally:
-            self._slots.release()
         for waiting, outcome in zip(batch, outcomes, strict=True):
             if waiting.outcome.done():  # its request went away; the event is stored (or not) all the same
                 continue
@@ -156,14 +184,51 @@ class InboxWriter:
             else:
                 waiting.outcome.set_result(outcome)
 
+    async def _insert(self, batch: list[_Waiting]) -> list[bool | Exception]:
+        # The writer keeps its connections between batches (at most one per flush slot): checking one out of
+        # the pool and back costs a reset round trip per batch.
+        conn = self._idle.pop() if self._idle else await self._pool.acquire()
+        healthy = False
+        try:
+            try:
+                written: list[bool | Exception] = list(await insert_events(conn, [w.event for w in batch]))
+            except _EVENT_REFUSED:
+                written = await self._write_one_by_one(conn, batch)
+            healthy = True
+            return written
+        finally:
+            if healthy and not self._closed:
+                self._idle.append(conn)
+            else:
+                await self._give_back(conn, healthy=healthy)
+
+    async def _give_back(self, conn: "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]", *, healthy: bool) -> None:
+        if not healthy:
+            conn.terminate()  # it may be mid-query (a timeout) or broken: the pool opens a fresh one later
+        with contextlib.suppress(*POSTGRES_UNAVAILABLE):
+            await self._pool.release(conn)
+
     async def _write_one_by_one(self, conn: Conn, batch: list[_Waiting]) -> list[bool | Exception]:
-        outcomes: list[bool | Exception] = []
+        written: list[bool | Exception] = []
         for waiting in batch:
             try:
-                outcomes.extend(await insert_events(conn, [waiting.event]))
+                written.extend(await insert_events(conn, [waiting.event]))
             except asyncpg.ForeignKeyViolationError:
-                outcomes.append(AccountNotFoundError(f"no account with id {waiting.event.key.account_id}"))
+                written.append(AccountNotFoundError(f"no account with id {waiting.event.key.account_id}"))
             except _EVENT_REFUSED as exc:
                 log.error("inbox_event_refused", error=exc.__class__.__name__, sqlstate=exc.sqlstate)
-                outcomes.append(_unavailable(exc))
-        return outcomes
+                written.append(_unavailable(exc))
+        return written
+
+    async def _dispatch(self, batch: list[_Waiting], written: list[bool | Exception]) -> list[Stored | Exception]:
+        """Queue the jobs of the batch's new pending events (after the commit: a job never precedes its row)."""
+        due = [
+            i
+            for i, (w, new) in enumerate(zip(batch, written, strict=True))
+            if new is True and w.event.status == PENDING
+        ]
+        queued = set()
+        if due and self._dispatcher is not None:
+            results = await self._dispatcher.enqueue_apply([batch[i].event.key for i in due])
+            queued = {i for i, ok in zip(due, results, strict=True) if ok}
+        return [new if isinstance(new, Exception) else Stored(new, i in queued) for i, new in enumerate(written)]

@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+import logging
 import uuid
 
 import orjson
@@ -264,7 +265,8 @@ async def test_an_account_removed_while_cached_is_404(client, db, account_id, se
     assert await inbox_rows(db) == []
 
 
-async def test_logs_bind_ids_and_never_carry_the_body_or_the_secret(client, account_id, secret):
+async def test_logs_bind_ids_and_never_carry_the_body_or_the_secret(client, account_id, secret, caplog):
+    caplog.set_level(logging.DEBUG, logger="webhooks.handlers")  # accepted deliveries are logged at DEBUG
     body = envelope("applicationUpdate", application={"id": "a1", "candidate": {"name": "Ada Lovelace"}})
 
     with capture_logs(processors=[merge_contextvars]) as logs:

@@ -9,7 +9,7 @@ from store.errors import AccountNotFoundError, DatabaseUnavailableError
 from store.inbox import InboxKey, NewEvent
 from store.pool import create_pool
 from tests.webhooks.conftest import inbox_rows
-from webhooks.inbox_writer import InboxWriter
+from webhooks.inbox_writer import InboxWriter, Stored
 from webhooks.metrics import ReceiverMetrics
 
 
@@ -34,8 +34,10 @@ async def test_concurrent_writes_share_statements_and_each_gets_its_outcome(db, 
     finally:
         await writer.close()
 
-    assert outcomes[:300] == [True] * 300
-    assert outcomes[300:] == [False] * 50  # the same events again, some in the same batch as the first time
+    assert [o.new for o in outcomes[:300]] == [True] * 300
+    assert [o.new for o in outcomes[300:]] == [
+        False
+    ] * 50  # the same events again, some in the same batch as the first time
     statements, written = batches(metrics)
     assert written == 350
     assert statements <= 350 / 8  # batched: the exact split depends on timing
@@ -55,9 +57,9 @@ async def test_a_batch_holding_an_event_of_a_missing_account_fails_only_that_eve
     finally:
         await writer.close()
 
-    assert outcomes[0] is True
+    assert outcomes[0] == Stored(new=True, enqueued=False)  # no dispatcher
     assert isinstance(outcomes[1], AccountNotFoundError)
-    assert outcomes[2] is True
+    assert outcomes[2] == Stored(new=True, enqueued=False)
 
 
 async def test_a_failed_batch_fails_every_write_in_it(database_url, db, account_id):
@@ -82,7 +84,7 @@ async def test_close_writes_what_waits_and_refuses_what_comes_after(db, account_
 
     async with asyncio.timeout(5):
         await writer.close()
-        assert await asyncio.gather(*waiting) == [True] * 20
+        assert await asyncio.gather(*waiting) == [Stored(new=True)] * 20
     with pytest.raises(DatabaseUnavailableError):
         await writer.write(event(account_id))
     assert len(await inbox_rows(db)) == 20

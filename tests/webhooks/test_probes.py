@@ -42,3 +42,4 @@ async def test_metrics_count_what_the_receiver_did(client, account_id, secret):
     assert samples[("ashby_webhook_inbox_batch_size_sum", ())] == 4  # three events and the rejected body
     assert samples[("ashby_webhooks_store_failures_total", ())] == 0
     assert samples[("ashby_webhooks_enqueue_failures_total", ())] == 0
+    assert samples[("ashby_webhooks_enqueued_total", ())] == 1

@@ -63,7 +63,7 @@ async def test_serve_stores_a_signed_webhook_and_stops_cleanly_on_sigterm(db, da
 
     assert proc.returncode == 0, err.decode()
     events = [orjson.loads(line)["event"] for line in err.splitlines() if line.startswith(b"{")]
-    assert "webhook_stored" in events
+    assert "inbox_batch_written" in events
     assert "receiver_stopping" in events
     assert [r["body"] for r in await inbox_rows(db)] == [body]
 

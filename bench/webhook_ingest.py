@@ -1,0 +1,281 @@
+"""Webhook ingest: requests/s and p50/p99 latency of the receiver, next to a bare aiohttp handler, same run.
+
+Both servers run in their own processes on loopback: `ashby-sync serve` on a fresh database created and dropped
+here (and Redis db 12, flushed; BENCH_REDIS_URL), and a bare aiohttp app that reads the body and answers 200.
+The load generator is a third process (aiohttp, N keep-alive connections, closed loop) POSTing signed
+`candidateHire` bodies of realistic size (a sandbox application and its offer, ~3 KB), each with its own
+webhookActionId. Rounds alternate bare then serve, so a load spike from a neighbour hits both alike; the figures
+are the medians of the rounds. Afterwards every webhookActionId the receiver acknowledged with 200 must be in
+`webhook_inbox`. Target: at least 0.4 of the bare handler's requests/s, p99 under 25 ms, nothing missing.
+Run: `uv run python bench/webhook_ingest.py [--rounds 3] [--requests 6000] [--concurrency 16]`.
+"""
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import psutil
+import redis.asyncio as aioredis
+from pydantic import SecretStr
+
+from bench.harness import SECRET_KEY, bench_database, free_port
+from store import accounts
+
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+WEBHOOK_SECRET = "bench-webhook-secret"
+PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
+WARMUP = 500
+
+
+def template() -> bytes:
+    """A candidateHire body from the sandbox (its application and accepted offer, ~3 KB), id to be filled in."""
+    from ashby_sim.state import SimState
+
+    state = SimState(seed=0, candidates=50)
+    offer = next(state.all_records("offers"))
+    data = {"application": state.get("applications", offer["applicationId"]), "offer": offer}
+    return orjson.dumps({"webhookActionId": PLACEHOLDER, "action": "candidateHire", "data": data})
+
+
+# --- the two servers ------------------------------------------------------------------------------------------
+def serve_bare(port: int) -> None:
+    from aiohttp import web
+
+    async def ok(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/webhooks/ashby/{account_id}", ok)
+    app.router.add_get("/healthz", ok)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def receiver_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "ashby_sync", "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+
+async def wait_ready(url: str, proc: asyncio.subprocess.Process, limit_s: float = 30) -> None:
+    deadline = time.monotonic() + limit_s
+    async with aiohttp.ClientSession() as session:
+        while True:
+            if proc.returncode is not None:
+                raise RuntimeError(f"{url} exited with {proc.returncode} before answering")
+            try:
+                async with session.get(f"{url}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                if time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.05)
+
+
+# --- the load generator (its own process) ---------------------------------------------------------------------
+async def generate(url: str, raw: bytes, requests: int, concurrency: int, seconds: float) -> dict[str, Any]:
+
+    def signed() -> tuple[str, bytes, str]:
+        action_id = str(uuid.uuid4())
+        body = raw.replace(PLACEHOLDER.encode(), action_id.encode())
+        return action_id, body, "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+    warmup = [signed() for _ in range(WARMUP)]
+    measured = [signed() for _ in range(requests)]
+    acked: list[str] = []
+    statuses: dict[int, int] = {}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def run(batch: list[tuple[str, bytes, str]], latencies: list[float] | None, deadline: float) -> None:
+            it = iter(batch)
+
+            async def worker() -> None:
+                for action_id, body, signature in it:
+                    if time.perf_counter() > deadline:
+                        return
+                    started = time.perf_counter()
+                    headers = {"Content-Type": "application/json", "Ashby-Signature": signature}
+                    async with session.post(url, data=body, headers=headers) as resp:
+                        await resp.read()
+                    if latencies is not None:
+                        latencies.append(time.perf_counter() - started)
+                    statuses[resp.status] = statuses.get(resp.status, 0) + 1
+                    if resp.status == 200:
+                        acked.append(action_id)
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+        await run(warmup, None, time.perf_counter() + seconds)
+        latencies: list[float] = []
+        started = time.perf_counter()
+        await run(measured, latencies, started + seconds)
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    n = len(latencies)
+    return {
+        "requests": n,
+        "rps": n / elapsed,
+        "p50_ms": latencies[n // 2] * 1000 if n else 0,
+        "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else 0,
+        "statuses": statuses,
+        "body_bytes": len(warmup[0][1]),
+        "acked": acked,
+    }
+
+
+async def load(url: str, template_path: str, requests: int, concurrency: int, seconds: float) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--generate", url, "--template", template_path]
+    cmd += ["--requests", str(requests), "--concurrency", str(concurrency), "--seconds", str(seconds)]
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"the load generator failed ({proc.returncode})")
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+async def receiver_metrics(url: str) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        text = await resp.text()
+    return {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples if not s.labels}
+
+
+def _cpu(a: Any, b: Any) -> float:
+    return float((b.user + b.system) - (a.user + a.system))
+
+
+# --- the run --------------------------------------------------------------------------------------------------
+async def phase(proc: asyncio.subprocess.Process, url: str, template_path: str, args: argparse.Namespace) -> dict:
+    cpu = psutil.Process(proc.pid)
+    before = cpu.cpu_times()
+    result = await load(url, template_path, args.requests, args.concurrency, args.seconds)
+    result["cpu_us"] = _cpu(before, cpu.cpu_times()) / (result["requests"] + WARMUP) * 1e6
+    return result
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+async def main(args: argparse.Namespace) -> int:
+    redis_client = aioredis.from_url(BENCH_REDIS_URL)
+    await redis_client.flushdb()
+    bare_port, serve_port = free_port(), free_port()
+    procs: list[asyncio.subprocess.Process] = []
+    rounds: list[tuple[dict, dict]] = []
+    load_avg = os.getloadavg()[0]
+    with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
+        tmp.write(template())
+        tmp.flush()
+        try:
+            async with bench_database("http://127.0.0.1:9") as bench:
+                async with bench.pool.acquire() as conn:
+                    await accounts.set_webhook_secret(conn, bench.box, bench.account_id, SecretStr(WEBHOOK_SECRET))
+                env = {
+                    **os.environ,
+                    "DATABASE_URL": bench.url,
+                    "REDIS_URL": BENCH_REDIS_URL,
+                    "ASHBY_SYNC_SECRET_KEY": SECRET_KEY,
+                    "LOG_FORMAT": "json",
+                }
+                bare_cmd = [sys.executable, __file__, "--bare-server", str(bare_port)]
+                procs.append(await asyncio.create_subprocess_exec(*bare_cmd, stderr=subprocess.DEVNULL))
+                procs.append(
+                    await asyncio.create_subprocess_exec(
+                        *receiver_command(serve_port), env=env, stderr=subprocess.DEVNULL
+                    )
+                )
+                await wait_ready(f"http://127.0.0.1:{bare_port}", procs[0])
+                await wait_ready(f"http://127.0.0.1:{serve_port}", procs[1])
+
+                path = f"/webhooks/ashby/{bench.account_id}"
+                for _ in range(args.rounds):  # alternating, so a neighbour's load spike hits both alike
+                    bare = await phase(procs[0], f"http://127.0.0.1:{bare_port}{path}", tmp.name, args)
+                    serve = await phase(procs[1], f"http://127.0.0.1:{serve_port}{path}", tmp.name, args)
+                    rounds.append((bare, serve))
+
+                metrics = await receiver_metrics(f"http://127.0.0.1:{serve_port}/metrics")
+                for proc in procs:  # before the database goes
+                    proc.terminate()
+                    await proc.wait()
+                async with bench.pool.acquire() as conn:
+                    stored = {
+                        r["webhook_action_id"]
+                        for r in await conn.fetch(
+                            "select webhook_action_id from webhook_inbox where account_id = $1", bench.account_id
+                        )
+                    }
+        finally:
+            for proc in procs:
+                if proc.returncode is None:
+                    proc.terminate()
+                    await proc.wait()
+            await redis_client.flushdb()
+            await redis_client.aclose()
+
+    acked = [a for _, serve in rounds for a in serve["acked"]]
+    missing = set(acked) - stored
+    body_bytes = rounds[0][1]["body_bytes"]
+    print(
+        f"webhook ingest: {body_bytes} B signed candidateHire bodies, {args.concurrency} connections, loopback,"
+        f" {os.cpu_count()} CPUs, load average {load_avg:.2f} at start"
+    )
+    print(f"{'round':<6} {'server':<22} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>11}")
+    for i, pair in enumerate(rounds, 1):
+        for label, r in zip(("bare aiohttp handler", "ashby-sync serve"), pair, strict=True):
+            figures = (
+                f"{r['requests']:>9} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['cpu_us']:>11.0f}"
+            )
+            print(f"{i:<6} {label:<22} {figures}")
+    ratio = median([serve["rps"] / bare["rps"] for bare, serve in rounds])
+    p50 = median([serve["p50_ms"] for _, serve in rounds])
+    p99 = median([serve["p99_ms"] for _, serve in rounds])
+    print(f"median of rounds: serve/bare {ratio:.2f} (target >= 0.40), serve p50 {p50:.1f} ms, p99 {p99:.1f} ms (< 25)")
+    statuses = [r["statuses"] for pair in rounds for r in pair]
+    print(f"statuses: {statuses}")
+    batches = metrics["ashby_webhook_inbox_batch_size_count"]
+    mean_batch = metrics["ashby_webhook_inbox_batch_size_sum"] / batches
+    print(
+        f"acknowledged: {len(acked)}, in webhook_inbox: {len(stored)}, missing: {len(missing)};"
+        f" jobs queued: {metrics['ashby_webhooks_enqueued_total']:.0f};"
+        f" inbox batches: {batches:.0f} (mean {mean_batch:.1f} events);"
+        f" enqueue failures {metrics['ashby_webhooks_enqueue_failures_total']:.0f},"
+        f" store failures {metrics['ashby_webhooks_store_failures_total']:.0f}"
+    )
+    ok = ratio >= 0.4 and p99 < 25 and not missing
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=6000, help="measured requests per server and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of bare-then-serve")
+    parser.add_argument("--concurrency", type=int, default=16, help="connections of the load generator")
+    parser.add_argument("--seconds", type=float, default=15, help="time limit of each measured phase")
+    parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--generate", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--template", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_server:
+        serve_bare(args.bare_server)
+    elif args.generate:
+        raw = Path(args.template).read_bytes()
+        result = asyncio.run(generate(args.generate, raw, args.requests, args.concurrency, args.seconds))
+        sys.stdout.write(json.dumps(result))
+    else:
+        sys.exit(asyncio.run(main(args)))
