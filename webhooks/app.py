@@ -21,10 +21,8 @@ from webhooks.secret_cache import SecretCache
 
 log = structlog.get_logger(__name__)
 
-DB_POOL_SIZE = (
-    10  # the writer uses MAX_FLUSHES connections at a time; the rest serve account lookups, probes and metrics
-)
-MAX_FLUSHES = 1
+DB_POOL_SIZE = 10  # the writer keeps MAX_FLUSHES connections; the rest serve account lookups, probes, metrics
+MAX_FLUSHES = 2  # inbox INSERTs in flight at once (each batch's Redis call overlaps the next INSERT)
 REDIS_CONNECT_TIMEOUT_S = 1.0
 REDIS_SOCKET_TIMEOUT_S = 2.0
 
