@@ -170,7 +170,8 @@ async def test_the_sweeper_re_enqueues_a_stored_event_whose_job_was_lost(
     assert mirrored == {app_id: fake_ashby.get("applications", app_id)}
 
 
-def test_the_worker_runs_the_inbox_sweeper_every_minute_and_at_startup(database_url) -> None:
+# async: arq's Worker takes the running event loop (a sync test would leave a new, unclosed one behind)
+async def test_the_worker_runs_the_inbox_sweeper_every_minute_and_at_startup(database_url) -> None:
     worker = build_worker(_settings(database_url), burst=True)
     crons = {c.name: c for c in worker.cron_jobs}
     assert crons["cron:sweep_inbox"].run_at_startup
