@@ -68,10 +68,12 @@ def _resources(
                 queue = open_queue(settings.redis_url)
                 stack.push_async_callback(queue.aclose, close_connection_pool=True)
             receiver_metrics = ReceiverMetrics()
+            dispatcher = JobDispatcher(queue, receiver_metrics)
+            stack.push_async_callback(dispatcher.aclose)
             writer = InboxWriter(
                 pool,
                 receiver_metrics,
-                JobDispatcher(queue, receiver_metrics),
+                dispatcher,
                 max_batch=settings.webhook_batch_max,
                 max_wait_s=settings.webhook_batch_wait_ms / 1000,
                 max_flushes=MAX_FLUSHES,

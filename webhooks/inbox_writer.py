@@ -8,6 +8,7 @@ its job was queued), or an error.
 
 import asyncio
 import contextlib
+import logging
 import time
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from webhooks.dispatch import JobDispatcher
 from webhooks.metrics import ReceiverMetrics
 
 log = structlog.get_logger(__name__)
+_stdlib_log = logging.getLogger(__name__)
 
 # What Postgres being down, restarting, refusing connections or too slow looks like from asyncpg.
 POSTGRES_UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -159,17 +161,19 @@ class InboxWriter:
             finally:
                 self._slots.release()  # the connection is back: the next batch commits while this one enqueues
             committed = time.perf_counter()
+            self._metrics.commit_seconds.observe(committed - started)
             outcomes = await self._dispatch(batch, written)
-            stored = [o for o in outcomes if isinstance(o, Stored)]
-            log.info(
-                "inbox_batch_written",
-                events=len(batch),
-                new=sum(o.new for o in stored),
-                enqueued=sum(o.enqueued for o in stored),
-                refused=len(batch) - len(stored),
-                commit_ms=round((committed - started) * 1000, 2),
-                enqueue_ms=round((time.perf_counter() - committed) * 1000, 2),
-            )
+            if _stdlib_log.isEnabledFor(logging.DEBUG):  # INFO per batch was a write(2) per batch: metrics say it
+                stored = [o for o in outcomes if isinstance(o, Stored)]
+                log.debug(
+                    "inbox_batch_written",
+                    events=len(batch),
+                    new=sum(o.new for o in stored),
+                    enqueued=sum(o.enqueued for o in stored),
+                    refused=len(batch) - len(stored),
+                    commit_ms=round((committed - started) * 1000, 2),
+                    enqueue_ms=round((time.perf_counter() - committed) * 1000, 2),
+                )
         except POSTGRES_UNAVAILABLE as exc:
             log.warning("inbox_batch_failed", events=len(batch), error=exc.__class__.__name__)
             outcomes = [_unavailable(exc) for _ in batch]

@@ -10,6 +10,7 @@
 | `ashby_webhooks_enqueue_failures_total` | counter | | stored events whose job was not queued (the sweeper will) |
 | `ashby_webhook_ingest_seconds` | histogram | | request start to 200 of stored deliveries (verify, commit, enqueue) |
 | `ashby_webhook_inbox_batch_size` | histogram | | events per inbox INSERT (one statement, one commit) |
+| `ashby_webhook_inbox_commit_seconds` | histogram | | duration of an inbox INSERT and its commit |
 | `ashby_webhook_inbox_backlog` | gauge | | pending inbox events (all accounts), read from Postgres at scrape time |
 """
 
@@ -65,6 +66,12 @@ class ReceiverMetrics:
         )
         self.batch_size = Histogram(
             "ashby_webhook_inbox_batch_size", "Events per inbox INSERT.", buckets=_BATCH_BUCKETS, registry=r
+        )
+        self.commit_seconds = Histogram(
+            "ashby_webhook_inbox_commit_seconds",
+            "Duration of an inbox INSERT and its commit.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.backlog = Gauge("ashby_webhook_inbox_backlog", "Pending inbox events, all accounts.", registry=r)
         for reason in REJECT_REASONS:  # export zeros, so rate() works from the first scrape

@@ -37,6 +37,7 @@ async def test_serve_stores_a_signed_webhook_and_stops_cleanly_on_sigterm(db, da
         "REDIS_URL": TEST_REDIS_URL,
         "ASHBY_SYNC_SECRET_KEY": SECRET_KEY,
         "LOG_FORMAT": "json",
+        "ASHBY_SYNC_DEBUG": "1",  # accepted deliveries are logged at DEBUG
     }
     proc = await start("--host", "127.0.0.1", "--port", str(port), env=env)
     assert proc.stderr is not None
@@ -63,7 +64,7 @@ async def test_serve_stores_a_signed_webhook_and_stops_cleanly_on_sigterm(db, da
 
     assert proc.returncode == 0, err.decode()
     events = [orjson.loads(line)["event"] for line in err.splitlines() if line.startswith(b"{")]
-    assert "inbox_batch_written" in events
+    assert {"webhook_stored", "inbox_batch_written"} <= set(events)
     assert "receiver_stopping" in events
     assert [r["body"] for r in await inbox_rows(db)] == [body]
 
