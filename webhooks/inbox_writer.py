@@ -136,7 +136,7 @@ class InboxWriter:
     def _take(self) -> list[_Waiting]:
         batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
         if self._waiting:
-            self._oldest_at = asyncio.get_running_loop().time()  # they waited for a slot already: no more lingering
+            self._oldest_at = 0.0  # long ago: they waited for a slot already, so the next batch goes without lingering
         else:
             self._ready.clear()
         if len(self._waiting) < self._max_batch:
@@ -163,7 +163,7 @@ class InboxWriter:
             committed = time.perf_counter()
             self._metrics.commit_seconds.observe(committed - started)
             outcomes = await self._dispatch(batch, written)
-            if _stdlib_log.isEnabledFor(logging.DEBUG):  # INFO per batch was a write(2) per batch: metrics say it
+            if _stdlib_log.isEnabledFor(logging.DEBUG):  # at INFO, a write(2) per batch; /metrics has these figures
                 stored = [o for o in outcomes if isinstance(o, Stored)]
                 log.debug(
                     "inbox_batch_written",
