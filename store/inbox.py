@@ -1,14 +1,14 @@
 """The webhook inbox: raw Ashby deliveries, committed before the receiver answers, applied later by the worker."""
 
-import hashlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
+from store.locks import try_advisory_lock
 from store.pool import Conn, Pool
 
 PENDING, APPLIED, SKIPPED, FAILED, REJECTED = "pending", "applied", "skipped", "failed", "rejected"
@@ -217,19 +217,6 @@ async def lock_pending_batch(conn: Conn, keys: Sequence[InboxKey]) -> set[InboxK
     return {InboxKey(r["account_id"], r["webhook_action_id"], r["action"]) for r in rows}
 
 
-def _drain_key(account_id: uuid.UUID) -> int:
-    digest = hashlib.blake2b(f"{account_id}:inbox".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-@asynccontextmanager
-async def drain_lock(pool: Pool, account_id: uuid.UUID) -> AsyncIterator[bool]:
-    """Hold the account's inbox-drain advisory lock; yields False when another worker is draining it."""
-    key = _drain_key(account_id)
-    async with pool.acquire() as conn:
-        got = bool(await conn.fetchval("select pg_try_advisory_lock($1)", key))
-        try:
-            yield got
-        finally:
-            if got:
-                await conn.execute("select pg_advisory_unlock($1)", key)
+def drain_lock(pool: Pool, account_id: uuid.UUID) -> AbstractAsyncContextManager[bool]:
+    """Hold the account's inbox-drain lock; yields False when another worker is draining it."""
+    return try_advisory_lock(pool, f"inbox:{account_id}")

@@ -1,14 +1,13 @@
 """Per (account, resource) sync state: the stored syncToken, the checkpoint of a pass in progress, outcomes."""
 
-import hashlib
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
+from store.locks import try_advisory_lock
 from store.pool import Conn, Pool
 
 
@@ -132,24 +131,6 @@ async def request_full(conn: Conn, account_id: uuid.UUID, resource: str) -> None
     )
 
 
-def _lock_key(account_id: uuid.UUID, resource: str) -> int:
-    digest = hashlib.blake2b(f"{account_id}:{resource}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-@asynccontextmanager
-async def pass_lock(pool: Pool, account_id: uuid.UUID, resource: str) -> AsyncIterator[bool]:
-    """Hold the session advisory lock of one (account, resource) for a pass; yields False if another holds it.
-
-    The lock lives on a connection of its own for the length of the pass. Postgres releases it when that
-    connection ends, so a worker killed mid-pass (SIGKILL) never leaves a stale lock behind, whatever the
-    number of worker processes.
-    """
-    key = _lock_key(account_id, resource)
-    async with pool.acquire() as conn:
-        got = bool(await conn.fetchval("select pg_try_advisory_lock($1)", key))
-        try:
-            yield got
-        finally:
-            if got:
-                await conn.execute("select pg_advisory_unlock($1)", key)
+def pass_lock(pool: Pool, account_id: uuid.UUID, resource: str) -> AbstractAsyncContextManager[bool]:
+    """Hold the lock of one (account, resource) for a pass; yields False if another pass holds it."""
+    return try_advisory_lock(pool, f"sync:{account_id}:{resource}")

@@ -1,11 +1,16 @@
 """Helpers shared by the sync, worker and CLI tests."""
 
+import asyncio
 import uuid
 
+from pydantic import SecretStr
+
 from ashby_api.retry import Retrier, RetryPolicy
+from core.config import Settings
 from store import mirror
 from store.pool import Pool
 from store.secrets import generate_key
+from worker.settings import build_worker
 
 SECRET_KEY = generate_key()
 
@@ -25,3 +30,25 @@ async def assert_mirror_matches(pool: Pool, account_id: uuid.UUID, state, resour
     expected = {r["id"]: r for r in state.all_records(resource)}
     assert mirrored.keys() == expected.keys(), resource
     assert mirrored == expected, resource
+
+
+def worker_settings(database_url: str) -> Settings:
+    """Settings for a worker on the test database and Redis db."""
+    from tests.conftest import TEST_REDIS_URL
+
+    return Settings(
+        database_url=database_url,
+        redis_url=TEST_REDIS_URL,
+        ashby_sync_secret_key=SecretStr(SECRET_KEY),
+        worker_max_jobs=4,
+    )
+
+
+async def run_burst(settings: Settings) -> int:
+    """Run what is queued with a burst worker (no crons); returns how many jobs completed."""
+    worker = build_worker(settings, burst=True, crons=False)
+    try:
+        async with asyncio.timeout(20):
+            return await worker.run_check()
+    finally:
+        await worker.close()

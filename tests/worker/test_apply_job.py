@@ -1,7 +1,5 @@
 """The apply_webhook job and the inbox sweeper: real Postgres, real Redis, a burst arq worker, the sandbox."""
 
-import asyncio
-
 import aiohttp
 import pytest
 from arq import Retry
@@ -9,37 +7,17 @@ from pydantic import SecretStr
 
 from ashby_api.retry import Retrier, RetryPolicy
 from ashby_sync.sync_commands import show_status
-from core.config import Settings
 from core.queue import JobName, enqueue, webhook_job_id
 from store import inbox, mirror
 from store.inbox import InboxKey
 from store.secrets import SecretBox
 from tests.ashby_events import Recorder, deliver, envelope, store_bodies, subscribe
-from tests.conftest import TEST_REDIS_URL
-from tests.helpers import SECRET_KEY
+from tests.helpers import SECRET_KEY, run_burst, worker_settings
 from worker.deps import Deps
 from worker.jobs import MAX_TRIES, STRANDED_AFTER_S, apply_webhook, sweep_inbox
 from worker.settings import build_worker, open_queue
 
 NO_RETRY = Retrier(policy=RetryPolicy(max_attempts=1))
-
-
-def _settings(database_url: str) -> Settings:
-    return Settings(
-        database_url=database_url,
-        redis_url=TEST_REDIS_URL,
-        ashby_sync_secret_key=SecretStr(SECRET_KEY),
-        worker_max_jobs=4,
-    )
-
-
-async def _run_burst(settings: Settings) -> int:
-    worker = build_worker(settings, burst=True, crons=False)
-    try:
-        async with asyncio.timeout(20):
-            return await worker.run_check()
-    finally:
-        await worker.close()
 
 
 async def _event(db, key: InboxKey) -> inbox.InboxEvent:
@@ -52,7 +30,7 @@ async def _event(db, key: InboxKey) -> inbox.InboxEvent:
 @pytest.fixture
 async def deps(db, database_url, redis_client):
     """The worker's Deps over the test database and Redis; Ashby calls are tried once (the job retries)."""
-    settings = _settings(database_url)
+    settings = worker_settings(database_url)
     queue = await open_queue(settings)
     try:
         async with aiohttp.ClientSession() as session:
@@ -82,16 +60,16 @@ async def test_a_queued_event_is_applied_by_the_worker_once(
     app_id = fake_ashby.ids("applications")[0]
     fake_ashby.touch("applications", [app_id])
     (key,) = await deliver(fake_ashby, recorder, db, account_id)
-    settings = _settings(database_url)
+    settings = worker_settings(database_url)
     queue = await open_queue(settings)
     try:
         job_id = webhook_job_id(key.account_id, key.webhook_action_id, key.action)
         args = (str(account_id), key.webhook_action_id, key.action)
         assert await enqueue(queue, JobName.APPLY_WEBHOOK, *args, job_id=job_id)
         assert not await enqueue(queue, JobName.APPLY_WEBHOOK, *args, job_id=job_id)  # a duplicate delivery
-        assert await _run_burst(settings) == 1
+        assert await run_burst(settings) == 1
         assert await enqueue(queue, JobName.APPLY_WEBHOOK, *args, job_id=job_id)  # a replay, after the job ended
-        assert await _run_burst(settings) == 1
+        assert await run_burst(settings) == 1
     finally:
         await queue.aclose()
     event = await _event(db, key)
@@ -161,7 +139,7 @@ async def test_the_sweeper_re_enqueues_a_stored_event_whose_job_was_lost(
         )
     assert await sweep_inbox({"deps": deps}) == 1  # the fresh one may still have its job in flight
     assert await sweep_inbox({"deps": deps}) == 0  # queued already: deduped by its job id
-    assert await _run_burst(deps.settings) == 1
+    assert await run_burst(deps.settings) == 1
     assert (await _event(db, stranded)).status == "applied"
     # the one job that ran also drained the account's other pending event (its own job still queued elsewhere)
     assert (await _event(db, fresh)).status == "applied"
@@ -172,7 +150,7 @@ async def test_the_sweeper_re_enqueues_a_stored_event_whose_job_was_lost(
 
 # async: arq's Worker takes the running event loop (a sync test would leave a new, unclosed one behind)
 async def test_the_worker_runs_the_inbox_sweeper_every_minute_and_at_startup(database_url) -> None:
-    worker = build_worker(_settings(database_url), burst=True)
+    worker = build_worker(worker_settings(database_url), burst=True)
     crons = {c.name: c for c in worker.cron_jobs}
     assert crons["cron:sweep_inbox"].run_at_startup
     assert crons["cron:sweep_inbox"].second == {30}

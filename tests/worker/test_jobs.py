@@ -2,32 +2,13 @@ import aiohttp
 from pydantic import SecretStr
 
 from ashby_api.resources import RESOURCES
-from core.config import Settings
 from core.queue import JobName, enqueue, sync_job_id
 from store import sync_state
 from store.secrets import SecretBox
-from tests.conftest import TEST_REDIS_URL
-from tests.helpers import FAST_RETRY, SECRET_KEY, assert_mirror_matches
+from tests.helpers import FAST_RETRY, SECRET_KEY, assert_mirror_matches, run_burst, worker_settings
 from worker.deps import Deps
 from worker.jobs import sweep
-from worker.settings import JOBS, build_worker, open_queue
-
-
-def _settings(database_url: str) -> Settings:
-    return Settings(
-        database_url=database_url,
-        redis_url=TEST_REDIS_URL,
-        ashby_sync_secret_key=SecretStr(SECRET_KEY),
-        worker_max_jobs=4,
-    )
-
-
-async def _run_burst(settings: Settings) -> int:
-    worker = build_worker(settings, burst=True, crons=False)
-    try:
-        return await worker.run_check()
-    finally:
-        await worker.close()
+from worker.settings import JOBS, open_queue
 
 
 def test_every_job_name_has_a_job() -> None:
@@ -39,13 +20,13 @@ def test_every_job_name_has_a_job() -> None:
 async def test_a_queued_pass_runs_in_the_worker_and_its_job_id_dedupes(
     db, database_url, redis_client, fake_ashby, account_id
 ) -> None:
-    settings = _settings(database_url)
+    settings = worker_settings(database_url)
     queue = await open_queue(settings)
     try:
         job_id = sync_job_id(account_id, "candidates")
         assert await enqueue(queue, JobName.SYNC_PASS, str(account_id), "candidates", job_id=job_id)
         assert not await enqueue(queue, JobName.SYNC_PASS, str(account_id), "candidates", job_id=job_id)
-        assert await _run_burst(settings) == 1
+        assert await run_burst(settings) == 1
         # keep_result=0: the id is free again as soon as the job ended
         assert await enqueue(queue, JobName.SYNC_PASS, str(account_id), "candidates", job_id=job_id)
     finally:
@@ -56,7 +37,7 @@ async def test_a_queued_pass_runs_in_the_worker_and_its_job_id_dedupes(
 async def test_the_sweeper_rebuilds_the_queue_from_postgres_after_redis_lost_everything(
     db, database_url, redis_client, fake_ashby, account_id
 ) -> None:
-    settings = _settings(database_url)
+    settings = worker_settings(database_url)
     async with db.acquire() as conn:
         await sync_state.begin_pass(conn, account_id, "jobs", "full")  # a pass a dead worker abandoned
     await redis_client.flushdb()  # Redis restarted without persistence
@@ -75,7 +56,7 @@ async def test_the_sweeper_rebuilds_the_queue_from_postgres_after_redis_lost_eve
             assert await sweep({"deps": deps}) == 0  # already queued: deduped
     finally:
         await queue.aclose()
-    assert await _run_burst(settings) == len(RESOURCES)
+    assert await run_burst(settings) == len(RESOURCES)
     for resource in RESOURCES:
         await assert_mirror_matches(db, account_id, fake_ashby, resource.name)
     async with aiohttp.ClientSession() as session:

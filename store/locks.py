@@ -1,0 +1,29 @@
+"""Postgres session advisory locks: one holder at a time across every process, released if the holder dies."""
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from store.pool import Pool
+
+
+def lock_key(name: str) -> int:
+    """A stable 64-bit advisory-lock key for `name`."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+@asynccontextmanager
+async def try_advisory_lock(pool: Pool, name: str) -> AsyncIterator[bool]:
+    """Hold the lock named `name` on a connection of its own; yields False when another session holds it.
+
+    Postgres releases a session lock when its connection ends, so a process killed while holding it
+    (SIGKILL) leaves nothing stale behind.
+    """
+    key = lock_key(name)
+    async with pool.acquire() as conn:
+        got = bool(await conn.fetchval("select pg_try_advisory_lock($1)", key))
+        try:
+            yield got
+        finally:
+            if got:
+                await conn.execute("select pg_advisory_unlock($1)", key)
