@@ -1,38 +1,19 @@
 """`ashby-sync webhooks` as a user runs it: a real process, real Postgres, the sandbox over HTTP pinging a receiver."""
 
-import asyncio
-import os
-import sys
-
 import pytest
 from pydantic import SecretStr
 
 from store import accounts, ashby_webhooks
 from store.secrets import SecretBox
 from tests.ashby_events import PingReceiver
-from tests.cli.test_cli import assert_one_line_error
+from tests.cli.test_cli import ashby_sync, assert_one_line_error
 from tests.conftest import TEST_REDIS_URL
 from tests.helpers import SECRET_KEY
 
 
 async def webhooks(*args: str, env: dict[str, str], limit_s: float = 60) -> tuple[int, str, str]:
     """Run `ashby-sync webhooks ARGS`; returns (exit code, stdout, stderr)."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "ASHBY_"))}
-    full_env.update({"COLUMNS": "200", **env})
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ashby_sync",
-        "webhooks",
-        *args,
-        env=full_env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(limit_s):
-        out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await ashby_sync("webhooks", *args, env=env, limit_s=limit_s)
 
 
 @pytest.fixture
