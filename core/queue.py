@@ -13,12 +13,15 @@ class JobName(StrEnum):
     SYNC_PASS = "sync_pass"
     FULL_RESYNC = "full_resync"
     APPLY_WEBHOOK = "apply_webhook"
+    DRAIN_WEBHOOKS = "drain_webhooks"
 
 
 class JobQueue(Protocol):
     """What enqueueing needs of arq's Redis pool (kept structural so core imports no queue library)."""
 
     async def enqueue_job(self, function: str, *args: Any, _job_id: str | None = None, **kwargs: Any) -> Any: ...
+
+    def delete(self, *names: str) -> Any: ...  # redis-py types it as Awaitable | Any
 
 
 def sync_job_id(account_id: uuid.UUID | str, resource: str, *, full: bool = False) -> str:
@@ -35,3 +38,30 @@ async def enqueue(queue: JobQueue, job: JobName, *args: str, job_id: str) -> boo
 def webhook_job_id(account_id: uuid.UUID | str, webhook_action_id: str, action: str) -> str:
     """The deduping job id of applying one stored webhook event."""
     return f"ashby:webhook:{account_id}:{webhook_action_id}:{action}"
+
+
+# Draining an account's inbox: at most one drain job per account waits in the queue. Whoever queues one first sets
+# the account's flag (SET NX with an expiry, in the same Redis call); the job clears it once it holds the account's
+# drain lock, before it reads the pending events. An event committed before a queuer found the flag set is then
+# read by the job that set it; one committed after the flag was cleared queues a job of its own.
+DRAIN_FLAG_TTL_MS = 60_000  # a flag whose job was lost frees itself; the inbox sweeper covers the gap
+
+
+def drain_flag_key(account_id: uuid.UUID | str) -> str:
+    """The Redis key that says a drain job of the account is queued and has not started draining."""
+    return f"ashby:drain-queued:{account_id}"
+
+
+def drain_job_id(account_id: uuid.UUID | str, seq: int | str) -> str:
+    """The id of one drain job of the account (`seq` orders them: drains never share an id)."""
+    return f"ashby:drain:{account_id}:{seq}"
+
+
+async def clear_drain_flag(queue: JobQueue, account_id: uuid.UUID | str) -> None:
+    """Say that the account's queued drain has started: the next stored event queues another."""
+    await queue.delete(drain_flag_key(account_id))
+
+
+def drain_seq_key(account_id: uuid.UUID | str) -> str:
+    """The Redis counter that numbers the account's drain jobs."""
+    return f"ashby:drain-seq:{account_id}"

@@ -191,9 +191,13 @@ async def probe(conn: Conn) -> None:
 
 
 async def list_pending_events(conn: Conn, account_id: uuid.UUID, *, limit: int = 100) -> list[InboxEvent]:
-    """An account's pending events, oldest first (what a drain applies next)."""
+    """An account's pending events never tried yet, oldest first (what a drain applies next).
+
+    An event whose apply failed once belongs to its own job from then on, which retries it with backoff.
+    """
     rows = await conn.fetch(
-        """select * from webhook_inbox where account_id = $1 and status = 'pending' order by received_at limit $2""",
+        """select * from webhook_inbox where account_id = $1 and status = 'pending' and attempts = 0
+           order by received_at limit $2""",
         account_id,
         limit,
     )
@@ -217,6 +221,6 @@ async def lock_pending_batch(conn: Conn, keys: Sequence[InboxKey]) -> set[InboxK
     return {InboxKey(r["account_id"], r["webhook_action_id"], r["action"]) for r in rows}
 
 
-def drain_lock(pool: Pool, account_id: uuid.UUID) -> AbstractAsyncContextManager[bool]:
-    """Hold the account's inbox-drain lock; yields False when another worker is draining it."""
-    return try_advisory_lock(pool, f"inbox:{account_id}")
+def drain_lock(pool: Pool, account_id: uuid.UUID, *, wait_s: float = 0.0) -> AbstractAsyncContextManager[bool]:
+    """Hold the account's inbox-drain lock; yields False when another worker drained it for all of `wait_s`."""
+    return try_advisory_lock(pool, f"inbox:{account_id}", wait_s=wait_s)

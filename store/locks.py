@@ -1,5 +1,6 @@
 """Postgres session advisory locks: one holder at a time across every process, released if the holder dies."""
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,8 +14,11 @@ def lock_key(name: str) -> int:
 
 
 @asynccontextmanager
-async def try_advisory_lock(pool: Pool, name: str) -> AsyncIterator[bool]:
+async def try_advisory_lock(pool: Pool, name: str, *, wait_s: float = 0.0, poll_s: float = 0.01) -> AsyncIterator[bool]:
     """Hold the lock named `name` on a connection of its own; yields False when another session holds it.
+
+    With `wait_s`, tries again every `poll_s` until then (never blocking inside Postgres, so a waiter holds no
+    statement open and gives up on time).
 
     Postgres releases a session lock when its connection ends, so a process killed while holding it
     (SIGKILL) leaves nothing stale behind.
@@ -22,6 +26,11 @@ async def try_advisory_lock(pool: Pool, name: str) -> AsyncIterator[bool]:
     key = lock_key(name)
     async with pool.acquire() as conn:
         got = bool(await conn.fetchval("select pg_try_advisory_lock($1)", key))
+        if not got and wait_s > 0:
+            deadline = asyncio.get_running_loop().time() + wait_s
+            while not got and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(poll_s)
+                got = bool(await conn.fetchval("select pg_try_advisory_lock($1)", key))
         try:
             yield got
         finally:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import orjson
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -125,28 +126,49 @@ async def apply_event(ctx: SyncContext, key: InboxKey) -> str:
         return await _apply(ctx, key)
 
 
-async def drain_pending(
-    ctx: SyncContext, *, batch: int = 200, limit: int = 5000, linger_s: float = 0.25, poll_s: float = 0.01
-) -> int:
-    """Apply the account's pending events in batches (one transaction each), unless another worker is draining.
+@dataclass(slots=True)
+class Drained:
+    """What one drain did: events applied, events left to their own job, and whether it stopped with more due."""
 
-    Every event also has its own job; under a burst those jobs queue up behind each other, so the first one to
-    run applies the backlog at batch speed and the rest find their event done. An event that cannot be planned
-    here (malformed, or its `.info` read failed) is left to its own job, which retries it with backoff and
-    records the failure. While a burst lasts the drain lingers (`linger_s` without new events ends it), so new
-    events do not wait behind the queue of jobs whose events it already applied. Returns how many it applied.
+    applied: int = 0
+    deferred: list[InboxKey] = field(default_factory=list)
+    more: bool = False
+
+
+async def drain_pending(
+    ctx: SyncContext,
+    *,
+    on_locked: Callable[[], Awaitable[None]] | None = None,
+    lock_wait_s: float = 60.0,
+    batch: int = 200,
+    limit: int = 2000,
+    linger_s: float = 0.1,
+    poll_s: float = 0.01,
+) -> Drained | None:
+    """Apply the account's pending events in batches, one transaction each; None when the lock never came free.
+
+    One drain runs per account at a time (a Postgres advisory lock, waited for up to `lock_wait_s`); `on_locked`
+    runs once it is held, before the first read of the inbox. While events keep arriving the drain lingers
+    (`linger_s` without one ends it), polling every `poll_s`. An event it cannot plan (malformed, or its
+    `.info` read failed) or whose batch fails to write is returned in `deferred`, for a job of its own that
+    retries it with backoff and records the failure. After `limit` events it stops, `more` saying if any wait.
     """
-    done = 0
+    drained = Drained()
     tried: set[InboxKey] = set()
     loop = asyncio.get_running_loop()
-    async with inbox.drain_lock(ctx.pool, ctx.account_id) as locked:
+    async with inbox.drain_lock(ctx.pool, ctx.account_id, wait_s=lock_wait_s) as locked:
         if not locked:
-            return 0
+            return None
+        if on_locked is not None:
+            await on_locked()
         idle_since = loop.time()
-        while done < limit:
+        while True:
             async with ctx.pool.acquire() as conn:
                 pending = await inbox.list_pending_events(conn, ctx.account_id, limit=batch)
             events = [e for e in pending if e.key not in tried]
+            if drained.applied >= limit:
+                drained.more = bool(events)
+                break
             if not events:
                 if loop.time() - idle_since >= linger_s:
                     break
@@ -165,14 +187,26 @@ async def drain_pending(
                         webhook_action_id=event.key.webhook_action_id,
                         error=type(exc).__name__,
                     )
-            async with ctx.pool.acquire() as conn, conn.transaction():
-                await commit_without_waiting_for_disk(conn)  # if lost, the rows are still pending: applied again
-                mine = await inbox.lock_pending_batch(conn, [k for k, _ in planned])
-                for key, changes in planned:
-                    if key in mine:  # skipped: a concurrent job holds it, and applies it itself
-                        await write_changes(conn, ctx, changes)
-                        await inbox.mark_done(conn, key, SKIPPED if changes.skip_reason else APPLIED)
-                        done += 1
+                    drained.deferred.append(event.key)
+            try:
+                drained.applied += await _write_batch(ctx, planned)
+            except asyncpg.PostgresError as exc:  # one event Postgres refuses fails its batch: each goes alone
+                log.warning("webhook_drain_batch_failed", events=len(planned), error=type(exc).__name__)
+                drained.deferred += [key for key, _ in planned]
+    return drained
+
+
+async def _write_batch(ctx: SyncContext, planned: list[tuple[InboxKey, Changes]]) -> int:
+    """Write planned events in one transaction; those a concurrent job holds are left to it. Returns how many."""
+    done = 0
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        await commit_without_waiting_for_disk(conn)  # if lost, the rows are still pending: applied again
+        mine = await inbox.lock_pending_batch(conn, [k for k, _ in planned])
+        for key, changes in planned:
+            if key in mine:
+                await write_changes(conn, ctx, changes)
+                await inbox.mark_done(conn, key, SKIPPED if changes.skip_reason else APPLIED)
+                done += 1
     return done
 
 

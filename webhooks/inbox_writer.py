@@ -1,9 +1,9 @@
 """Group commit for the webhook inbox: concurrent deliveries share one INSERT, one commit and one Redis round trip.
 
 A delivery waits at most `max_wait_s` (or until `max_batch` deliveries wait) before its batch is written; at most
-`max_flushes` batches are written at once. Once a batch is committed, the apply jobs of its new pending events are
-queued together (while the next batch commits). Each delivery gets its own outcome: new or duplicate (and whether
-its job was queued), or an error.
+`max_flushes` batches are written at once. Once a batch is committed, the drain jobs of the accounts of its new
+pending events are queued together (while the next batch commits). Each delivery gets its own outcome: new or
+duplicate (and whether a queued job will apply it), or an error.
 """
 
 import asyncio
@@ -38,7 +38,7 @@ _EVENT_REFUSED = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """A committed delivery: `new` unless a retry or replay of a stored event; `enqueued` if its job was queued."""
+    """A committed delivery: `new` unless a retry or replay of a stored event; `enqueued` if a queued job applies it."""
 
     new: bool
     enqueued: bool = False
@@ -225,14 +225,14 @@ class InboxWriter:
         return written
 
     async def _dispatch(self, batch: list[_Waiting], written: list[bool | Exception]) -> list[Stored | Exception]:
-        """Queue the jobs of the batch's new pending events (after the commit: a job never precedes its row)."""
+        """Queue the drains of the batch's new pending events (after the commit: a job never precedes its row)."""
         due = [
             i
             for i, (w, new) in enumerate(zip(batch, written, strict=True))
             if new is True and w.event.status == PENDING
         ]
-        queued = set()
+        queued = False
         if due and self._dispatcher is not None:
-            results = await self._dispatcher.enqueue_apply([batch[i].event.key for i in due])
-            queued = {i for i, ok in zip(due, results, strict=True) if ok}
-        return [new if isinstance(new, Exception) else Stored(new, i in queued) for i, new in enumerate(written)]
+            queued = await self._dispatcher.enqueue_drains([batch[i].event.key.account_id for i in due])
+        due_set = set(due) if queued else set()
+        return [new if isinstance(new, Exception) else Stored(new, i in due_set) for i, new in enumerate(written)]

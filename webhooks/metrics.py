@@ -6,8 +6,8 @@
 | `ashby_webhooks_rejected_total` | counter | `reason` | deliveries refused: see `REJECT_REASONS` |
 | `ashby_webhooks_duplicates_total` | counter | `action` | retries and replays of stored events (200, not enqueued) |
 | `ashby_webhooks_store_failures_total` | counter | | deliveries answered 503 because Postgres failed |
-| `ashby_webhooks_enqueued_total` | counter | | apply jobs queued (one per new pending event) |
-| `ashby_webhooks_enqueue_failures_total` | counter | | stored events whose job was not queued (the sweeper will) |
+| `ashby_webhooks_enqueued_total` | counter | | drain jobs queued (at most one waiting per account) |
+| `ashby_webhooks_enqueue_failures_total` | counter | | drains not queued (Redis failed), per account |
 | `ashby_webhook_ingest_seconds` | histogram | | request start to 200 of stored deliveries (verify, commit, enqueue) |
 | `ashby_webhook_inbox_batch_size` | histogram | | events per inbox INSERT (one statement, one commit) |
 | `ashby_webhook_inbox_commit_seconds` | histogram | | duration of an inbox INSERT and its commit |
@@ -54,9 +54,11 @@ class ReceiverMetrics:
         self.store_failures = Counter(
             "ashby_webhooks_store_failures", "Deliveries answered 503 because Postgres failed.", registry=r
         )
-        self.enqueued = Counter("ashby_webhooks_enqueued", "Apply jobs queued.", registry=r)
+        self.enqueued = Counter(
+            "ashby_webhooks_enqueued", "Drain jobs queued (at most one waiting per account).", registry=r
+        )
         self.enqueue_failures = Counter(
-            "ashby_webhooks_enqueue_failures", "Stored events whose apply job could not be queued.", registry=r
+            "ashby_webhooks_enqueue_failures", "Drain jobs not queued because Redis failed (per account).", registry=r
         )
         self.ingest_seconds = Histogram(
             "ashby_webhook_ingest_seconds",

@@ -3,6 +3,7 @@
 import uuid
 
 import asyncpg
+import redis.exceptions
 import structlog
 from arq import Retry
 from structlog.contextvars import bound_contextvars
@@ -10,12 +11,12 @@ from structlog.contextvars import bound_contextvars
 from ashby_api.resources import BY_NAME, RESOURCES
 from ashby_api.retry import backoff_delay
 from core.errors import AppError
-from core.queue import JobName, enqueue, sync_job_id, webhook_job_id
+from core.queue import JobName, JobQueue, clear_drain_flag, drain_job_id, enqueue, sync_job_id, webhook_job_id
 from store import accounts, inbox, sync_state
 from store.errors import DatabaseUnavailableError
 from store.inbox import InboxKey
 from store.pool import Pool
-from sync.passes import SyncContext, sync_resource
+from sync.passes import sync_resource
 from sync.webhook_apply import apply_event, drain_pending
 from worker.deps import Ctx, deps, job
 
@@ -28,6 +29,7 @@ STRANDED_AFTER_S = 30.0  # a pending inbox row this old lost its job (Redis down
 # Postgres itself unreachable: nothing can be recorded, so the job is retried and, failing that, the sweeper
 # finds the row still pending once Postgres is back.
 POSTGRES_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, DatabaseUnavailableError)
+REDIS_DOWN = (redis.exceptions.RedisError, OSError, TimeoutError)
 
 
 def _retry_later(exc: BaseException, job_try: int) -> Retry:
@@ -136,21 +138,49 @@ async def _apply_webhook(ctx: Ctx, key: InboxKey) -> str:
         log.exception("webhook_apply_crashed")
         await _record_failure(d.pool, key, exc, final=True)
     else:
-        if not outcome.startswith("already"):  # this job did the work: it may be the first of a burst
-            await _drain(sync_ctx)
         return outcome
     return "failed"
 
 
-async def _drain(sync_ctx: SyncContext) -> None:
-    """After a burst, apply the events queued behind this one now; their own jobs remain the safety net."""
-    try:
-        drained = await drain_pending(sync_ctx)
-    except (AppError, asyncpg.PostgresError, OSError) as exc:
-        log.warning("webhook_drain_stopped", error=type(exc).__name__)
-        return
-    if drained:
-        log.info("webhook_drained", events=drained)
+@job
+async def drain_webhooks(ctx: Ctx, account_id: str) -> str:
+    """Apply the account's pending webhook events in batches (the receiver queues one per account, not per event).
+
+    It clears the account's drain flag once it holds the drain lock (so an event stored from then on queues the
+    next drain), applies what is pending, and hands each event it could not apply to an `apply_webhook` job of
+    its own, which retries it with backoff and records the failure.
+    """
+    with bound_contextvars(account_id=account_id):
+        d = deps(ctx)
+        uid = uuid.UUID(account_id)
+
+        async def clear_flag() -> None:
+            try:
+                await clear_drain_flag(d.queue, uid)
+            except REDIS_DOWN as exc:  # the flag expires by itself; until then the sweeper covers new events
+                log.warning("webhook_drain_flag_not_cleared", error=type(exc).__name__)
+
+        try:
+            sync_ctx = await d.sync_context(uid)
+            drained = await drain_pending(sync_ctx, on_locked=clear_flag)
+        except POSTGRES_DOWN as exc:
+            raise _retry_later(exc, ctx["job_try"]) from exc  # the events stay pending: nothing is lost
+        if drained is None:  # another drain held the account for the whole wait: this one comes back
+            raise _retry_later(TimeoutError("the account's inbox drain lock stayed held"), ctx["job_try"])
+        for key in drained.deferred:
+            await _enqueue_apply(d.queue, key)
+        if drained.more:  # stopped at its limit, events still pending: a fresh drain picks up from here
+            await enqueue(d.queue, JobName.DRAIN_WEBHOOKS, account_id, job_id=drain_job_id(uid, uuid.uuid4().hex))
+        if drained.applied or drained.deferred:
+            log.info("webhook_drained", events=drained.applied, deferred=len(drained.deferred), more=drained.more)
+        return f"{drained.applied} applied, {len(drained.deferred)} deferred"
+
+
+async def _enqueue_apply(queue: JobQueue, key: InboxKey) -> bool:
+    job_id = webhook_job_id(key.account_id, key.webhook_action_id, key.action)
+    return await enqueue(
+        queue, JobName.APPLY_WEBHOOK, str(key.account_id), key.webhook_action_id, key.action, job_id=job_id
+    )
 
 
 async def _record_failure(pool: Pool, key: InboxKey, exc: BaseException, *, final: bool) -> None:
@@ -172,9 +202,7 @@ async def sweep_inbox(ctx: Ctx) -> int:
         stranded = await inbox.list_stranded(conn, older_than_s=STRANDED_AFTER_S)
     queued = 0
     for key in stranded:
-        job_id = webhook_job_id(key.account_id, key.webhook_action_id, key.action)
-        args = (str(key.account_id), key.webhook_action_id, key.action)
-        queued += await enqueue(d.queue, JobName.APPLY_WEBHOOK, *args, job_id=job_id)
+        queued += await _enqueue_apply(d.queue, key)
     if stranded:
         log.info("inbox_swept", stranded=len(stranded), queued=queued)
     return queued

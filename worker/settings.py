@@ -10,9 +10,23 @@ from core.queue import QUEUE_NAME, JobName
 from store.pool import create_pool as create_pg_pool
 from store.secrets import SecretBox
 from worker.deps import Ctx, Deps, deps
-from worker.jobs import MAX_TRIES, apply_webhook, full_resync, schedule_syncs, sweep, sweep_inbox, sync_pass
+from worker.jobs import (
+    MAX_TRIES,
+    apply_webhook,
+    drain_webhooks,
+    full_resync,
+    schedule_syncs,
+    sweep,
+    sweep_inbox,
+    sync_pass,
+)
 
-JOBS = {JobName.SYNC_PASS: sync_pass, JobName.FULL_RESYNC: full_resync, JobName.APPLY_WEBHOOK: apply_webhook}
+JOBS = {
+    JobName.SYNC_PASS: sync_pass,
+    JobName.FULL_RESYNC: full_resync,
+    JobName.APPLY_WEBHOOK: apply_webhook,
+    JobName.DRAIN_WEBHOOKS: drain_webhooks,
+}
 __all__ = ["JOBS", "MAX_TRIES", "build_worker", "open_queue", "redis_settings"]
 JOB_TIMEOUT_S = 6 * 3600  # a full pass of a large org is long; it checkpoints every page, so a timeout loses little
 

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from ashby_api.webhooks import SIGNATURE_HEADER, sign
 from core.config import Settings
-from core.queue import QUEUE_NAME, webhook_job_id
+from core.queue import QUEUE_NAME
 from store import accounts
 from store.secrets import SecretBox
 from tests.conftest import TEST_REDIS_URL
@@ -99,8 +99,3 @@ async def queued_jobs(redis_client) -> set[str]:
     for job_id in ids:
         assert await redis_client.exists(f"arq:job:{job_id}"), job_id
     return ids
-
-
-def job_id_of(account_id: uuid.UUID, body: bytes) -> str:
-    payload = orjson.loads(body)
-    return webhook_job_id(account_id, payload["webhookActionId"], payload["action"])

@@ -1,4 +1,4 @@
-"""Batched enqueueing writes what arq's enqueue_job writes: a real arq worker runs the jobs; ids dedupe alike."""
+"""Drain jobs queued in one Lua call, in arq's format: a real arq worker runs them; one waits per account."""
 
 import uuid
 from collections.abc import AsyncIterator
@@ -6,8 +6,7 @@ from contextlib import asynccontextmanager
 
 from arq.worker import Worker, func
 
-from core.queue import QUEUE_NAME, JobName, enqueue, webhook_job_id
-from store.inbox import InboxKey
+from core.queue import DRAIN_FLAG_TTL_MS, QUEUE_NAME, JobName, clear_drain_flag, drain_flag_key, drain_job_id
 from tests.webhooks.conftest import closed_port, queued_jobs
 from webhooks.app import open_queue
 from webhooks.dispatch import JobDispatcher
@@ -23,24 +22,23 @@ async def dispatcher_for(queue, metrics: ReceiverMetrics | None = None) -> Async
         await dispatcher.aclose()
 
 
-def keys(n: int) -> list[InboxKey]:
-    account_id = uuid.uuid4()
-    return [InboxKey(account_id, str(uuid.uuid4()), "applicationUpdate") for _ in range(n)]
+def metric(metrics: ReceiverMetrics, name: str) -> float | None:
+    return metrics.registry.get_sample_value(name)
 
 
-async def test_a_real_arq_worker_runs_the_dispatched_jobs_with_their_arguments(redis_client, queue):
-    batch = keys(5)
+async def test_a_real_arq_worker_runs_one_drain_per_account_with_its_argument(redis_client, queue):
+    accounts = [uuid.uuid4(), uuid.uuid4()]
     await redis_client.script_flush()  # as after a Redis restart: the script is loaded again
     async with dispatcher_for(queue) as dispatcher:
-        assert await dispatcher.enqueue_apply(batch) == [True] * 5
-    ran: list[tuple[str, ...]] = []
+        assert await dispatcher.enqueue_drains([accounts[0], accounts[1], accounts[0]])
+    ran: list[str] = []
 
-    async def apply_webhook(ctx, account_id: str, webhook_action_id: str, action: str) -> None:
-        assert ctx["job_id"] == webhook_job_id(account_id, webhook_action_id, action)
-        ran.append((account_id, webhook_action_id, action))
+    async def drain_webhooks(ctx, account_id: str) -> None:
+        assert ctx["job_id"] == drain_job_id(account_id, 1)
+        ran.append(account_id)
 
     worker = Worker(
-        functions=[func(apply_webhook, name=JobName.APPLY_WEBHOOK.value)],
+        functions=[func(drain_webhooks, name=JobName.DRAIN_WEBHOOKS.value)],
         redis_pool=queue,
         queue_name=QUEUE_NAME,
         burst=True,
@@ -53,27 +51,25 @@ async def test_a_real_arq_worker_runs_the_dispatched_jobs_with_their_arguments(r
     finally:
         await worker.close()
 
-    assert sorted(ran) == sorted((str(k.account_id), k.webhook_action_id, k.action) for k in batch)
-    assert (worker.jobs_complete, worker.jobs_failed) == (5, 0)
+    assert sorted(ran) == sorted(str(a) for a in accounts)
+    assert (worker.jobs_complete, worker.jobs_failed) == (2, 0)
 
 
-async def arq_enqueue(queue, key: InboxKey) -> bool:
-    job_id = webhook_job_id(key.account_id, key.webhook_action_id, key.action)
-    return await enqueue(
-        queue, JobName.APPLY_WEBHOOK, str(key.account_id), key.webhook_action_id, key.action, job_id=job_id
-    )
+async def test_one_drain_waits_per_account_until_it_starts(redis_client, queue):
+    account_id = uuid.uuid4()
+    metrics = ReceiverMetrics()
+    async with dispatcher_for(queue, metrics) as dispatcher:
+        for _ in range(3):
+            assert await dispatcher.enqueue_drains([account_id])
+        assert await queued_jobs(redis_client) == {drain_job_id(account_id, 1)}
+        assert metric(metrics, "ashby_webhooks_enqueued_total") == 1
 
+        await clear_drain_flag(queue, account_id)  # what the job does once it holds the drain lock
+        assert await dispatcher.enqueue_drains([account_id])
+        assert await queued_jobs(redis_client) == {drain_job_id(account_id, 1), drain_job_id(account_id, 2)}
 
-async def test_job_ids_dedupe_both_ways_with_arqs_enqueue(redis_client, queue):
-    first, second = keys(2)
-    assert await arq_enqueue(queue, first)
-
-    async with dispatcher_for(queue) as dispatcher:
-        assert await dispatcher.enqueue_apply([first, second, second]) == [False, True, False]
-    assert not await arq_enqueue(queue, second)
-    assert await queued_jobs(redis_client) == {
-        webhook_job_id(k.account_id, k.webhook_action_id, k.action) for k in (first, second)
-    }
+    ttl_ms = await redis_client.pttl(drain_flag_key(account_id))
+    assert 0 < ttl_ms <= DRAIN_FLAG_TTL_MS  # a flag whose job Redis lost frees itself
 
 
 async def test_redis_down_queues_nothing_and_counts_the_failures():
@@ -81,17 +77,18 @@ async def test_redis_down_queues_nothing_and_counts_the_failures():
     down = open_queue(f"redis://127.0.0.1:{closed_port()}/0")
     try:
         async with dispatcher_for(down, metrics) as dispatcher:
-            assert await dispatcher.enqueue_apply(keys(3)) == [False] * 3
+            assert not await dispatcher.enqueue_drains([uuid.uuid4(), uuid.uuid4()])
     finally:
         await down.aclose(close_connection_pool=True)
-    assert metrics.registry.get_sample_value("ashby_webhooks_enqueue_failures_total") == 3
+    assert metric(metrics, "ashby_webhooks_enqueue_failures_total") == 2
 
 
 async def test_the_dispatcher_reconnects_when_redis_drops_its_connection(redis_client, queue):
     async with dispatcher_for(queue) as dispatcher:
-        assert await dispatcher.enqueue_apply(keys(1)) == [True]
+        assert await dispatcher.enqueue_drains([uuid.uuid4()])
         client_id = await dispatcher._redis.client_id()  # its kept connection, as a Redis restart would drop it
         assert await redis_client.client_kill_filter(_id=client_id) == 1
 
-        await dispatcher.enqueue_apply(keys(1))  # may fail (the events stay pending for the sweeper)
-        assert await dispatcher.enqueue_apply(keys(2)) == [True, True]
+        await dispatcher.enqueue_drains([uuid.uuid4()])  # may fail (the events stay pending for the sweeper)
+        assert await dispatcher.enqueue_drains([uuid.uuid4()])
+    assert len(await queued_jobs(redis_client)) >= 2

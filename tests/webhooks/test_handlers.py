@@ -13,7 +13,7 @@ from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from ashby_api.webhooks import SIGNATURE_HEADER, sign
-from core.queue import webhook_job_id
+from core.queue import clear_drain_flag, drain_job_id
 from store import accounts
 from tests.webhooks.conftest import (
     BOX,
@@ -21,7 +21,6 @@ from tests.webhooks.conftest import (
     deliver,
     envelope,
     inbox_rows,
-    job_id_of,
     queued_jobs,
 )
 from webhooks.app import create_app
@@ -43,7 +42,7 @@ async def test_a_signed_known_event_is_stored_pending_and_enqueued_once(client, 
             "body": body,
         }
     ]
-    assert await queued_jobs(redis_client) == {job_id_of(account_id, body)}
+    assert await queued_jobs(redis_client) == {drain_job_id(account_id, 1)}  # one drain job for the account
 
 
 async def test_retries_and_replays_are_acknowledged_stored_once_and_enqueued_once(
@@ -51,8 +50,9 @@ async def test_retries_and_replays_are_acknowledged_stored_once_and_enqueued_onc
 ):
     body = envelope("applicationUpdate", application={"id": "a1"})
     assert await deliver(client, account_id, body) == (200, "stored")
-    job_id = job_id_of(account_id, body)
-    # the worker took the job and finished it (arq keeps no result): a replay must still not enqueue it again
+    job_id = drain_job_id(account_id, 1)
+    # the worker took the drain and finished it (arq keeps no result): a replay must still not enqueue one again
+    await clear_drain_flag(redis_client, account_id)
     await redis_client.delete(f"arq:job:{job_id}")
     await redis_client.zrem("ashby:queue", job_id)
 
@@ -70,7 +70,7 @@ async def test_concurrent_duplicates_are_stored_once_and_enqueued_once(client, d
 
     assert sorted(answers) == [(200, "duplicate")] * 19 + [(200, "stored")]
     assert len(await inbox_rows(db)) == 1
-    assert await queued_jobs(redis_client) == {job_id_of(account_id, body)}
+    assert await queued_jobs(redis_client) == {drain_job_id(account_id, 1)}
 
 
 async def test_related_events_sharing_an_action_id_are_distinct(client, db, redis_client, account_id, secret):
@@ -85,10 +85,7 @@ async def test_related_events_sharing_an_action_id_are_distinct(client, db, redi
         (action_id, "candidateStageChange"),
         (action_id, "applicationUpdate"),
     }
-    assert await queued_jobs(redis_client) == {
-        webhook_job_id(account_id, action_id, "candidateStageChange"),
-        webhook_job_id(account_id, action_id, "applicationUpdate"),
-    }
+    assert await queued_jobs(redis_client) == {drain_job_id(account_id, 1)}  # whose drain applies both
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,6 @@
-"""The apply_webhook job and the inbox sweeper: real Postgres, real Redis, a burst arq worker, the sandbox."""
+"""The apply and drain jobs and the inbox sweeper: real Postgres, real Redis, a burst arq worker, the sandbox."""
+
+import asyncio
 
 import aiohttp
 import pytest
@@ -7,14 +9,16 @@ from pydantic import SecretStr
 
 from ashby_api.retry import Retrier, RetryPolicy
 from ashby_sync.sync_commands import show_status
-from core.queue import JobName, enqueue, webhook_job_id
+from core.queue import JobName, drain_flag_key, enqueue, webhook_job_id
 from store import inbox, mirror
 from store.inbox import InboxKey
 from store.secrets import SecretBox
+from sync.webhook_apply import drain_pending
 from tests.ashby_events import Recorder, deliver, envelope, store_bodies, subscribe
 from tests.helpers import SECRET_KEY, run_burst, worker_settings
+from tests.webhooks.conftest import queued_jobs
 from worker.deps import Deps
-from worker.jobs import MAX_TRIES, STRANDED_AFTER_S, apply_webhook, sweep_inbox
+from worker.jobs import MAX_TRIES, STRANDED_AFTER_S, apply_webhook, drain_webhooks, sweep_inbox
 from worker.settings import build_worker, open_queue
 
 NO_RETRY = Retrier(policy=RetryPolicy(max_attempts=1))
@@ -141,8 +145,7 @@ async def test_the_sweeper_re_enqueues_a_stored_event_whose_job_was_lost(
     assert await sweep_inbox({"deps": deps}) == 0  # queued already: deduped by its job id
     assert await run_burst(deps.settings) == 1
     assert (await _event(db, stranded)).status == "applied"
-    # the one job that ran also drained the account's other pending event (its own job still queued elsewhere)
-    assert (await _event(db, fresh)).status == "applied"
+    assert (await _event(db, fresh)).status == "pending"  # its drain (not run here) may still be queued
     async with db.acquire() as conn:
         mirrored = await mirror.get_raw(conn, "applications", account_id)
     assert mirrored == {app_id: fake_ashby.get("applications", app_id)}
@@ -157,25 +160,70 @@ async def test_the_worker_runs_the_inbox_sweeper_every_minute_and_at_startup(dat
     assert JobName.APPLY_WEBHOOK.value in worker.functions
 
 
-async def test_one_job_drains_a_burst_in_batches_and_the_rest_find_their_events_done(
-    db, fake_ashby, account_id, sync_ctx, deps: Deps
+async def _drain_job(deps: Deps, account_id) -> str:
+    return await drain_webhooks({"deps": deps, "job_try": 1, "job_id": "d"}, str(account_id))
+
+
+async def test_a_drain_applies_a_burst_and_hands_what_it_cannot_apply_to_jobs_of_their_own(
+    db, redis_client, fake_ashby, account_id, deps: Deps
 ) -> None:
     ids = fake_ashby.ids("applications")[:40]
-    keys = await store_bodies(
-        db, account_id, [envelope("applicationUpdate", {"application": fake_ashby.get("applications", i)}) for i in ids]
-    )
-    first = keys[0]
-    outcome = await apply_webhook(
-        {"deps": deps, "job_try": 1, "job_id": "t"}, str(account_id), first.webhook_action_id, first.action
-    )
-    assert outcome == "applied"
-    assert [(await _event(db, k)).status for k in keys] == ["applied"] * len(keys)
+    bodies = [envelope("applicationUpdate", {"application": fake_ashby.get("applications", i)}) for i in ids]
+    bodies.append(envelope("offerUpdate", {"offer": {"name": "no id"}}))  # malformed
+    bodies.append(envelope("applicationUpdate", {"application": {"id": ids[0]}}))  # partial: re-read, which fails
+    keys = await store_bodies(db, account_id, bodies)
+    fake_ashby.fail_next("application.info", status=503, times=1)
+    await redis_client.set(drain_flag_key(account_id), "1")  # as the receiver left it when it queued this drain
+
+    assert await _drain_job(deps, account_id) == "40 applied, 2 deferred"
+
+    assert not await redis_client.exists(drain_flag_key(account_id))  # events stored from now on queue a drain
+    assert [(await _event(db, k)).status for k in keys] == ["applied"] * 40 + ["pending"] * 2
+    assert await queued_jobs(redis_client) == {
+        webhook_job_id(k.account_id, k.webhook_action_id, k.action) for k in keys[40:]
+    }
+    assert await run_burst(deps.settings) == 2  # their own jobs: one fails for good, one succeeds now
+    assert [(await _event(db, k)).status for k in keys[40:]] == ["failed", "applied"]
     async with db.acquire() as conn:
         assert await mirror.get_raw(conn, "applications", account_id) == {
             i: fake_ashby.get("applications", i) for i in ids
         }
-    last = keys[-1]
-    again = await apply_webhook(
-        {"deps": deps, "job_try": 1, "job_id": "u"}, str(account_id), last.webhook_action_id, last.action
+
+
+async def test_a_drain_waits_for_the_running_one_and_clears_the_flag_only_once_it_holds_the_lock(
+    db, redis_client, fake_ashby, account_id, deps: Deps
+) -> None:
+    app_id = fake_ashby.ids("applications")[0]
+    await redis_client.set(drain_flag_key(account_id), "1")
+    async with inbox.drain_lock(db, account_id) as locked:  # a drain is running elsewhere
+        assert locked
+        waiting = asyncio.create_task(_drain_job(deps, account_id))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        # the flag stays set while it waits: a receiver storing an event now queues no other drain
+        assert await redis_client.exists(drain_flag_key(account_id))
+        (key,) = await store_bodies(
+            db, account_id, [envelope("applicationUpdate", {"application": fake_ashby.get("applications", app_id)})]
+        )
+    assert await waiting == "1 applied, 0 deferred"
+    assert (await _event(db, key)).status == "applied"
+    assert not await redis_client.exists(drain_flag_key(account_id))
+
+
+async def test_a_drain_leaves_events_that_failed_before_to_their_own_job_and_stops_at_its_limit(
+    db, fake_ashby, account_id, sync_ctx
+) -> None:
+    ids = fake_ashby.ids("applications")[:12]
+    keys = await store_bodies(
+        db, account_id, [envelope("applicationUpdate", {"application": fake_ashby.get("applications", i)}) for i in ids]
     )
-    assert again == "already applied"
+    async with db.acquire() as conn:  # its own job failed once and retries it with backoff
+        await inbox.mark_failed(conn, keys[0], "AshbyServerError: ...", final=False)
+
+    drained = await drain_pending(sync_ctx, batch=5, limit=5)
+    assert drained is not None
+    assert (drained.applied, drained.deferred, drained.more) == (5, [], True)
+    drained = await drain_pending(sync_ctx, batch=5, limit=100, linger_s=0)
+    assert drained is not None
+    assert (drained.applied, drained.more) == (6, False)
+    assert (await _event(db, keys[0])).status == "pending"
