@@ -251,10 +251,17 @@ async def main(args: argparse.Namespace) -> int:
     mean_batch = metrics["ashby_webhook_inbox_batch_size_sum"] / batches
     print(
         f"acknowledged: {len(acked)}, in webhook_inbox: {len(stored)}, missing: {len(missing)};"
-        f" jobs queued: {metrics['ashby_webhooks_enqueued_total']:.0f};"
+        f" drain jobs queued: {metrics['ashby_webhooks_enqueued_total']:.0f},"
+        f" Redis calls: {metrics.get('ashby_webhooks_enqueue_calls_total', 0):.0f};"
         f" inbox batches: {batches:.0f} (mean {mean_batch:.1f} events);"
         f" enqueue failures {metrics['ashby_webhooks_enqueue_failures_total']:.0f},"
         f" store failures {metrics['ashby_webhooks_store_failures_total']:.0f}"
+    )
+    ingest_ms = metrics["ashby_webhook_ingest_seconds_sum"] / metrics["ashby_webhook_ingest_seconds_count"] * 1000
+    commit_ms = metrics["ashby_webhook_inbox_commit_seconds_sum"] / batches * 1000
+    print(
+        f"inside serve (all rounds): request start to 200 mean {ingest_ms:.2f} ms;"
+        f" inbox INSERT+commit mean {commit_ms:.2f} ms"
     )
     ok = ratio >= 0.4 and p99 < 25 and not missing
     print("PASS" if ok else "FAIL")

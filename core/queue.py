@@ -44,7 +44,14 @@ def webhook_job_id(account_id: uuid.UUID | str, webhook_action_id: str, action: 
 # the account's flag (SET NX with an expiry, in the same Redis call); the job clears it once it holds the account's
 # drain lock, before it reads the pending events. An event committed before a queuer found the flag set is then
 # read by the job that set it; one committed after the flag was cleared queues a job of its own.
+#
+# Once it has cleared the flag a drain keeps reading the inbox for at least DRAIN_LINGER_S (longer while events
+# keep coming). So a queuer whose call found or set the flag at time T needs no call for events it commits before
+# T + DRAIN_COVERED_S: the drain that clears that flag (after T) reads the inbox again after they are committed.
+# T is taken when the call is sent, before Redis runs it, and DRAIN_COVERED_S leaves half the linger as margin.
 DRAIN_FLAG_TTL_MS = 60_000  # a flag whose job was lost frees itself; the inbox sweeper covers the gap
+DRAIN_LINGER_S = 0.1
+DRAIN_COVERED_S = DRAIN_LINGER_S / 2
 
 
 def drain_flag_key(account_id: uuid.UUID | str) -> str:

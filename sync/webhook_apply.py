@@ -26,6 +26,7 @@ from ashby_api.client import INFO_ID_PARAM
 from ashby_api.errors import NotFound
 from ashby_api.resources import BY_NAME
 from core.errors import AppError
+from core.queue import DRAIN_LINGER_S
 from store import inbox, merges, mirror
 from store.inbox import APPLIED, SKIPPED, InboxKey
 from store.mirror_tables import Obj
@@ -142,16 +143,18 @@ async def drain_pending(
     lock_wait_s: float = 60.0,
     batch: int = 200,
     limit: int = 2000,
-    linger_s: float = 0.1,
+    linger_s: float = DRAIN_LINGER_S,
     poll_s: float = 0.01,
 ) -> Drained | None:
     """Apply the account's pending events in batches, one transaction each; None when the lock never came free.
 
     One drain runs per account at a time (a Postgres advisory lock, waited for up to `lock_wait_s`); `on_locked`
-    runs once it is held, before the first read of the inbox. While events keep arriving the drain lingers
-    (`linger_s` without one ends it), polling every `poll_s`. An event it cannot plan (malformed, or its
-    `.info` read failed) or whose batch fails to write is returned in `deferred`, for a job of its own that
-    retries it with backoff and records the failure. After `limit` events it stops, `more` saying if any wait.
+    runs once it is held, before the first read of the inbox. The drain then reads the inbox every `poll_s`
+    until a read begun `linger_s` after `on_locked` returned, and after the last event it saw, finds nothing
+    (the receiver relies on this: see `core.queue`). An event it cannot plan (malformed, or its `.info` read
+    failed) or whose batch fails to write is returned in `deferred`, for a job of its own that retries it with
+    backoff and records the failure. Once `limit` events are applied it stops as soon as more are pending, with
+    `more` set: the caller queues the next drain.
     """
     drained = Drained()
     tried: set[InboxKey] = set()
@@ -163,18 +166,19 @@ async def drain_pending(
             await on_locked()
         idle_since = loop.time()
         while True:
+            read_at = loop.time()  # what is committed by now, this read sees
             async with ctx.pool.acquire() as conn:
                 pending = await inbox.list_pending_events(conn, ctx.account_id, limit=batch)
             events = [e for e in pending if e.key not in tried]
-            if drained.applied >= limit:
-                drained.more = bool(events)
-                break
             if not events:
-                if loop.time() - idle_since >= linger_s:
+                if read_at - idle_since >= linger_s:
                     break
                 await asyncio.sleep(poll_s)
                 continue
-            idle_since = loop.time()
+            if drained.applied >= limit:
+                drained.more = True
+                break
+            idle_since = read_at
             planned: list[tuple[InboxKey, Changes]] = []
             for event in events:
                 tried.add(event.key)

@@ -7,6 +7,7 @@
 | `ashby_webhooks_duplicates_total` | counter | `action` | retries and replays of stored events (200, not enqueued) |
 | `ashby_webhooks_store_failures_total` | counter | | deliveries answered 503 because Postgres failed |
 | `ashby_webhooks_enqueued_total` | counter | | drain jobs queued (at most one waiting per account) |
+| `ashby_webhooks_enqueue_calls_total` | counter | | Redis calls made to queue drains (see `dispatch`) |
 | `ashby_webhooks_enqueue_failures_total` | counter | | drains not queued (Redis failed), per account |
 | `ashby_webhook_ingest_seconds` | histogram | | request start to 200 of stored deliveries (verify, commit, enqueue) |
 | `ashby_webhook_inbox_batch_size` | histogram | | events per inbox INSERT (one statement, one commit) |
@@ -56,6 +57,9 @@ class ReceiverMetrics:
         )
         self.enqueued = Counter(
             "ashby_webhooks_enqueued", "Drain jobs queued (at most one waiting per account).", registry=r
+        )
+        self.enqueue_calls = Counter(
+            "ashby_webhooks_enqueue_calls", "Redis calls made to queue drain jobs.", registry=r
         )
         self.enqueue_failures = Counter(
             "ashby_webhooks_enqueue_failures", "Drain jobs not queued because Redis failed (per account).", registry=r

@@ -1,12 +1,21 @@
 """Drain jobs queued in one Lua call, in arq's format: a real arq worker runs them; one waits per account."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from arq.worker import Worker, func
 
-from core.queue import DRAIN_FLAG_TTL_MS, QUEUE_NAME, JobName, clear_drain_flag, drain_flag_key, drain_job_id
+from core.queue import (
+    DRAIN_COVERED_S,
+    DRAIN_FLAG_TTL_MS,
+    QUEUE_NAME,
+    JobName,
+    clear_drain_flag,
+    drain_flag_key,
+    drain_job_id,
+)
 from tests.webhooks.conftest import closed_port, queued_jobs
 from webhooks.app import open_queue
 from webhooks.dispatch import JobDispatcher
@@ -64,7 +73,14 @@ async def test_one_drain_waits_per_account_until_it_starts(redis_client, queue):
         assert await queued_jobs(redis_client) == {drain_job_id(account_id, 1)}
         assert metric(metrics, "ashby_webhooks_enqueued_total") == 1
 
+        assert metric(metrics, "ashby_webhooks_enqueue_calls_total") == 1  # the next two came within the cover
+        await asyncio.sleep(DRAIN_COVERED_S)
+        assert await dispatcher.enqueue_drains([account_id])
+        assert metric(metrics, "ashby_webhooks_enqueue_calls_total") == 2
+        assert await queued_jobs(redis_client) == {drain_job_id(account_id, 1)}  # the flag is still set
+
         await clear_drain_flag(queue, account_id)  # what the job does once it holds the drain lock
+        await asyncio.sleep(DRAIN_COVERED_S)
         assert await dispatcher.enqueue_drains([account_id])
         assert await queued_jobs(redis_client) == {drain_job_id(account_id, 1), drain_job_id(account_id, 2)}
 

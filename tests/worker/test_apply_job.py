@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from ashby_api.retry import Retrier, RetryPolicy
 from ashby_sync.sync_commands import show_status
-from core.queue import JobName, drain_flag_key, enqueue, webhook_job_id
+from core.queue import JobName, clear_drain_flag, drain_flag_key, drain_job_id, enqueue, webhook_job_id
 from store import inbox, mirror
 from store.inbox import InboxKey
 from store.secrets import SecretBox
@@ -17,6 +17,8 @@ from sync.webhook_apply import drain_pending
 from tests.ashby_events import Recorder, deliver, envelope, store_bodies, subscribe
 from tests.helpers import SECRET_KEY, run_burst, worker_settings
 from tests.webhooks.conftest import queued_jobs
+from webhooks.dispatch import JobDispatcher
+from webhooks.metrics import ReceiverMetrics
 from worker.deps import Deps
 from worker.jobs import MAX_TRIES, STRANDED_AFTER_S, apply_webhook, drain_webhooks, sweep_inbox
 from worker.settings import build_worker, open_queue
@@ -227,3 +229,38 @@ async def test_a_drain_leaves_events_that_failed_before_to_their_own_job_and_sto
     assert drained is not None
     assert (drained.applied, drained.more) == (6, False)
     assert (await _event(db, keys[0])).status == "pending"
+
+
+async def test_an_event_stored_while_a_receiver_skips_redis_is_read_by_the_lingering_drain(
+    db, database_url, redis_client, fake_ashby, account_id, sync_ctx
+) -> None:
+    """The receiver makes no Redis call for an account within `covered_s` of one; the drain that clears the flag
+    reads the inbox for `linger_s` after it did, so an event committed in that window is still applied."""
+    app_id = fake_ashby.ids("applications")[0]
+    metrics = ReceiverMetrics()
+    queue = await open_queue(worker_settings(database_url))
+    dispatcher = JobDispatcher(queue, metrics, covered_s=1.0)
+    try:
+        assert await dispatcher.enqueue_drains([account_id])  # a drain queued, the flag set
+
+        cleared = asyncio.Event()
+
+        async def clear() -> None:
+            await clear_drain_flag(queue, account_id)
+            cleared.set()
+
+        drain = asyncio.create_task(drain_pending(sync_ctx, on_locked=clear, linger_s=2.0))
+        await cleared.wait()  # the drain started, cleared the flag and reads the inbox
+        assert not await redis_client.exists(drain_flag_key(account_id))
+        body = envelope("applicationUpdate", {"application": fake_ashby.get("applications", app_id)})
+        (key,) = await store_bodies(db, account_id, [body])
+        assert await dispatcher.enqueue_drains([account_id])  # within the cover: no call, no new job
+        assert metrics.registry.get_sample_value("ashby_webhooks_enqueue_calls_total") == 1
+        assert await queued_jobs(redis_client) == {drain_job_id(account_id, 1)}
+        drained = await drain
+    finally:
+        await dispatcher.aclose()
+        await queue.aclose()
+    assert drained is not None
+    assert drained.applied == 1
+    assert (await _event(db, key)).status == "applied"
