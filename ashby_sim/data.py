@@ -32,10 +32,15 @@ GENERATORS: dict[str, Generator] = {
     "archive_reasons": data_catalog.archive_reason,
 }
 
+# What other records embed of a kind, where building only that is cheaper than building the whole record. It
+# must equal those fields of the whole record (a test checks): applications embed their candidate's summary.
+EMBEDS: dict[str, Generator] = {"candidates": data_people.candidate_embed}
+
 # Kinds with few records that many others embed: their base records are worth caching.
 CACHED_KINDS = frozenset(GENERATORS) - BULK_KINDS
 
 
 def generate(u: Universe, kind: str, index: int, current: Current) -> Record:
-    """Base record `index` of `kind`; `current` resolves the records it embeds (with their mutations)."""
+    """Base record `index` of `kind`; `current` resolves the records it embeds (with their mutations, and for
+    the kinds of `EMBEDS`, only the fields that are embedded)."""
     return GENERATORS[kind](u, index, current)

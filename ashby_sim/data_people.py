@@ -44,11 +44,30 @@ def candidate_name(u: Universe, i: int) -> str:
     return f"{u.pick(h, 1, words.FIRST_NAMES)} {u.pick(h, 2, words.LAST_NAMES)}"
 
 
-def candidate(u: Universe, i: int, cur: Current) -> Record:
-    h = u.h("candidates", i)
+def _contacts(u: Universe, i: int, h: bytes) -> tuple[str, str, Record, Record]:
     first, last = u.pick(h, 1, words.FIRST_NAMES), u.pick(h, 2, words.LAST_NAMES)
     email = {"value": f"{first}.{last}.{i}@example.org".lower(), "type": "Personal", "isPrimary": True}
     phone = {"value": f"+1555{i % 10_000_000:07d}", "type": "Personal", "isPrimary": True}
+    return first, last, email, phone
+
+
+def candidate_embed(u: Universe, i: int, cur: Current) -> Record:
+    """The fields of base candidate `i` that other records embed, without building the rest of it."""
+    h = u.h("candidates", i)
+    first, last, email, phone = _contacts(u, i, h)
+    return {
+        "id": u.id("candidates", i),
+        "name": f"{first} {last}",
+        "primaryEmailAddress": email,
+        "primaryPhoneNumber": phone,
+        "source": cur("sources", u.num(h, 10, u.count["sources"])),
+        "creditedToUser": cur("users", u.user_for("candidates", i)),
+    }
+
+
+def candidate(u: Universe, i: int, cur: Current) -> Record:
+    h = u.h("candidates", i)
+    first, last, email, phone = _contacts(u, i, h)
     city, region, country = u.pick(h, 3, words.CITIES)
     tags = [cur("candidate_tags", u.num(h, 6 + k, u.count["candidate_tags"])) for k in range(u.num(h, 5, 3))]
     cid = u.id("candidates", i)

@@ -38,6 +38,7 @@ KIND_CODES: dict[str, int] = {
     )
 }
 KINDS_BY_CODE: dict[int, str] = {code: name for name, code in KIND_CODES.items()}
+_VARIANT_HEX = {name: f"{0x80 | code:02x}" for name, code in KIND_CODES.items()}
 _MAX_INDEX = 1 << 48
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIX = 0x9E3779B97F4B & (_MAX_INDEX - 1) | 1  # odd, so multiplying by it permutes 48-bit indexes
@@ -58,11 +59,12 @@ def make_id(seed: int, kind: str, index: int) -> str:
     """The UUID (v4 layout) of base record `index` of `kind`; `parse_id` inverts it."""
     if not 0 <= index < _MAX_INDEX:
         raise ValueError(f"index out of range: {index}")
-    h = hashlib.blake2b(b"%d:%s:%d" % (seed, kind.encode(), index), digest_size=10).digest()
-    tail = ((index * _MIX) % _MAX_INDEX ^ _mask(seed, kind)).to_bytes(6, "big")
-    raw = bytes((*h[:6], 0x40 | (h[6] & 0x0F), h[7], 0x80 | KIND_CODES[kind], h[9])) + tail
-    x = raw.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    # bytes 0-5 and 7, 9 from the hash; 6: version 4 and a hash nibble; 8: the variant bits and the kind's code;
+    # 10-15: the index, permuted and masked (what parse_id inverts). Built as hex text directly: this runs for
+    # every id of every generated record.
+    x = hashlib.blake2b(b"%d:%s:%d" % (seed, kind.encode(), index), digest_size=10).hexdigest()
+    tail = (index * _MIX) % _MAX_INDEX ^ _mask(seed, kind)
+    return f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{_VARIANT_HEX[kind]}{x[18:20]}-{tail:012x}"
 
 
 def parse_id(seed: int, value: str) -> tuple[str, int] | None:
@@ -86,9 +88,22 @@ def random_id(seed: int, namespace: str, n: int) -> str:
     return str(uuid.UUID(bytes=bytes(raw)))
 
 
+_DAY_MS = 86_400_000
+
+
+@lru_cache(maxsize=4096)
+def _day(days: int) -> str:
+    return (_EPOCH + timedelta(days=days)).strftime("%Y-%m-%dT")
+
+
 def iso(ms: int) -> str:
-    """`2024-01-01T00:00:00.000Z` for milliseconds since the epoch."""
-    return (_EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" -> "Z"
+    """`2024-01-01T00:00:00.000Z` for milliseconds since the epoch (the date part is cached: a sandbox's
+    timestamps fall on a few thousand days, and this runs several times per generated record)."""
+    days, rest = divmod(ms, _DAY_MS)
+    seconds, millis = divmod(rest, 1000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{_day(days)}{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
 
 
 def parse_iso(value: str) -> int:

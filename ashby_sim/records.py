@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from ashby_sim.data import CACHED_KINDS, GENERATORS, generate
+from ashby_sim.data import CACHED_KINDS, EMBEDS, GENERATORS, generate
 from ashby_sim.data_org import Record
 from ashby_sim.ids import iso, parse_id, random_id
 from ashby_sim.universe import Universe
@@ -50,6 +50,14 @@ class RecordStore:
                 return found
         return self._base(kind, index)
 
+    def embedded(self, kind: str, index: int) -> Record:
+        """What generators embed of base record `index`: the current record, or of a kind in `EMBEDS` that is
+        not mutated, only the fields that are embedded."""
+        embed = EMBEDS.get(kind)
+        if embed is None or (self._overlay[kind] and self.u.id(kind, index) in self._overlay[kind]):
+            return self.current(kind, index)
+        return embed(self.u, index, self.embedded)
+
     def _base(self, kind: str, index: int) -> Record:
         if kind not in CACHED_KINDS:
             key = (kind, index)
@@ -57,14 +65,14 @@ class RecordStore:
             if rec is None:
                 if len(self._recent) >= _RECENT_LIMIT:
                     self._recent.clear()
-                rec = self._recent[key] = generate(self.u, kind, index, self.current)
+                rec = self._recent[key] = generate(self.u, kind, index, self.embedded)
             return rec
         key = (kind, index)
         rec = self._cache.get(key)
         if rec is None:
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
-            rec = self._cache[key] = generate(self.u, kind, index, self.current)
+            rec = self._cache[key] = generate(self.u, kind, index, self.embedded)
         return rec
 
     def index_of(self, kind: str, record_id: Any) -> int | None:

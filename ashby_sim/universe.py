@@ -87,6 +87,9 @@ class Universe:
         self.sizes = Sizes.for_candidates(candidates)
         self.count = self.sizes.counts
         self._ids: dict[tuple[str, int], str] = {}  # ids of the small kinds, which every record embeds
+        # A record's digest is read by each helper that derives a field from it (an application's job, stage,
+        # offer, dates...): the recent ones are kept.
+        self._h: dict[tuple[str, int], bytes] = {}
 
     def id(self, kind: str, index: int) -> str:
         if kind in BULK_KINDS:
@@ -101,7 +104,13 @@ class Universe:
 
     def h(self, kind: str, index: int) -> bytes:
         """32 pseudo-random bytes for the record's field choices."""
-        return digest(self.seed, kind + "#", index, 32)
+        key = (kind, index)
+        found = self._h.get(key)
+        if found is None:
+            if len(self._h) >= 4096:
+                self._h.clear()
+            found = self._h[key] = digest(self.seed, kind + "#", index, 32)
+        return found
 
     @staticmethod
     def pick(h: bytes, slot: int, options: Sequence[T]) -> T:

@@ -77,6 +77,21 @@ def test_relationships_point_at_records_that_exist():
         assert state.get("applications", schedule["applicationId"]) is not None
 
 
+def test_applications_embed_their_candidates_fields_as_the_candidate_has_them():
+    state = SimState(seed=2, candidates=300)
+    changed = state.ids("candidates")[1]
+    state.update_candidate(changed, name="Renamed Person")  # before any application embeds it
+
+    embedded = ("name", "primaryEmailAddress", "primaryPhoneNumber", "source", "creditedToUser")
+    apps = list(state.all_records("applications"))
+    for app in apps:
+        candidate = state.get("candidates", app["candidate"]["id"])
+        assert candidate is not None
+        assert {k: app["candidate"].get(k) for k in embedded[:3]} == {k: candidate.get(k) for k in embedded[:3]}
+        assert (app["source"], app["creditedToUser"]) == (candidate["source"], candidate["creditedToUser"])
+    assert any(app["candidate"]["name"] == "Renamed Person" for app in apps)
+
+
 def test_hired_applications_and_accepted_offers_agree():
     state = SimState(seed=4, candidates=400)
 
