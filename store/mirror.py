@@ -212,6 +212,24 @@ async def mark_deleted(conn: Conn, table_name: str, account_id: uuid.UUID, ids: 
     return int(status.split()[-1])
 
 
+async def delete_detached(
+    conn: Conn, table_name: str, account_id: uuid.UUID, *, parent_column: str, parent_id: str, keep: Sequence[str]
+) -> int:
+    """Mark deleted (clearing PII) the rows of `parent_id` that are not in `keep`: children that the parent's
+    latest version no longer lists (an interview removed from its schedule)."""
+    table = TABLES[table_name]
+    if parent_column not in {c.name for c in table.columns}:
+        raise ValueError(f"{table_name} has no column {parent_column}")
+    status = await conn.execute(
+        f"""update {table.name} set deleted_at = now(){_redactions(table)}
+            where account_id = $1 and {parent_column} = $2 and id <> all($3::text[]) and deleted_at is null""",
+        account_id,
+        parent_id,
+        list(keep),
+    )
+    return int(status.split()[-1])
+
+
 async def count_rows(conn: Conn, table_name: str, account_id: uuid.UUID, *, include_deleted: bool = False) -> int:
     """How many rows an account has in a mirror table."""
     table = TABLES[table_name]

@@ -90,6 +90,8 @@ class Changes:
     upserts: list[tuple[str, Obj]] = field(default_factory=list)
     deletes: list[tuple[str, str]] = field(default_factory=list)
     deleted_candidates: list[str] = field(default_factory=list)
+    # (schedule id, the ids of the events it lists): its other events were removed, once this version is stored
+    schedule_events: list[tuple[str, list[str]]] = field(default_factory=list)
     merge: Merge | None = None
     skip_reason: str | None = None
     fetched: int = 0
@@ -390,10 +392,17 @@ async def _plan_schedule(ctx: SyncContext, changes: Changes, data: dict[str, Any
         return
     changes.upserts.append(("interview_schedules", schedule))
     events = schedule.get("interviewEvents")
-    for event in events if type(events) is list else []:
+    if type(events) is not list:
+        return
+    listed: list[str] = []
+    for event in events:
+        if type(event) is not dict or type(event.get("id")) is not str:
+            continue
+        listed.append(event["id"])
         # The same objects interviewEvent.list returns; each is ordered by its own updatedAt.
-        if type(event) is dict and type(event.get("id")) is str and is_complete("interview_events", event):
+        if is_complete("interview_events", event):
             changes.upserts.append(("interview_events", event))
+    changes.schedule_events.append((schedule["id"], listed))
 
 
 async def _plan_merge(ctx: SyncContext, changes: Changes, data: dict[str, Any], action: str) -> None:
@@ -453,12 +462,25 @@ async def write_changes(conn: Conn, ctx: SyncContext, changes: Changes) -> _Tall
     """Write `changes` on `conn` (inside the caller's transaction); webhooks never revive deleted rows."""
     tally = _Tally()
     account_id = ctx.account_id
+    current: set[tuple[str, Any]] = set()  # what this event stored as the newest version
     for table, obj in changes.upserts:
         result = await mirror.upsert_page(conn, table, account_id, [obj], revive_deleted=False)
         tally.written += result.written
         tally.stale += result.stale
+        if result.written:
+            current.add((table, obj.get("id")))
         for r in result.rejected:  # ids and field names only: values may be PII
             log.warning("webhook_field_rejected", table=table, record_id=r.id, field=r.field)
+    for schedule_id, listed in changes.schedule_events:
+        if ("interview_schedules", schedule_id) in current:  # a late, older version lists older events
+            tally.deleted += await mirror.delete_detached(
+                conn,
+                "interview_events",
+                account_id,
+                parent_column="interview_schedule_id",
+                parent_id=schedule_id,
+                keep=listed,
+            )
     for table, record_id in changes.deletes:
         tally.deleted += await mirror.mark_deleted(conn, table, account_id, [record_id])
     for candidate_id in changes.deleted_candidates:

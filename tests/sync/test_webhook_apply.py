@@ -183,6 +183,41 @@ async def test_interview_schedule_actions_upsert_schedules_and_their_events(
     }
 
 
+async def test_an_interview_removed_from_its_schedule_is_deleted_unless_the_update_is_stale(
+    db, fake_ashby, sync_ctx, account_id
+) -> None:
+    await pull(sync_ctx, "interview_schedules", "interview_events")
+    schedule = next(
+        fake_ashby.get("interview_schedules", s)
+        for s in fake_ashby.ids("interview_schedules")
+        if len(fake_ashby.get("interview_schedules", s)["interviewEvents"]) >= 2
+    )
+    removed, *kept = [e["id"] for e in schedule["interviewEvents"]]
+
+    def update(updated_at: str, events: list[dict]) -> bytes:
+        changed = {**schedule, "updatedAt": updated_at, "interviewEvents": events}
+        return envelope("interviewScheduleUpdate", {"interviewSchedule": changed})
+
+    older, newer = await store_bodies(
+        db,
+        account_id,
+        [update("2001-01-01T00:00:00.000Z", []), update("2031-01-01T00:00:00.000Z", schedule["interviewEvents"][1:])],
+    )
+
+    async def deleted(event_id: str) -> bool:
+        return (await raw(db, "interview_events", account_id, event_id))["deleted_at"] is not None
+
+    assert await apply_event(sync_ctx, older) == "applied"  # a late delivery of an older version: deletes nothing
+    assert [await deleted(e) for e in [removed, *kept]] == [False] * (1 + len(kept))
+
+    assert await apply_event(sync_ctx, newer) == "applied"
+    assert [await deleted(e) for e in [removed, *kept]] == [True] + [False] * len(kept)
+    async with db.acquire() as conn:  # other schedules' events untouched
+        assert (
+            await mirror.count_rows(conn, "interview_events", account_id) == len(fake_ashby.ids("interview_events")) - 1
+        )
+
+
 async def test_opening_create_upserts_the_opening(db, fake_ashby, sync_ctx, account_id, recorder: Recorder) -> None:
     await subscribe(fake_ashby, recorder, ["openingCreate"])
     opening = fake_ashby.get("openings", fake_ashby.ids("openings")[0])
