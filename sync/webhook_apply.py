@@ -153,10 +153,10 @@ async def drain_pending(
     One drain runs per account at a time (a Postgres advisory lock, waited for up to `lock_wait_s`); `on_locked`
     runs once it is held, before the first read of the inbox. The drain then reads the inbox every `poll_s`
     until a read begun `linger_s` after `on_locked` returned, and after the last event it saw, finds nothing
-    (the receiver relies on this: see `core.queue`). An event it cannot plan (malformed, or its `.info` read
-    failed) or whose batch fails to write is returned in `deferred`, for a job of its own that retries it with
-    backoff and records the failure. Once `limit` events are applied it stops as soon as more are pending, with
-    `more` set: the caller queues the next drain.
+    (the receiver relies on this: see `core.queue`). An event it cannot plan (malformed, its `.info` read
+    failed, or a bug) or whose batch fails to write is returned in `deferred`, for a job of its own that
+    retries it with backoff and records the failure. Once `limit` events are applied it stops as soon as more
+    are pending, with `more` set: the caller queues the next drain.
     """
     drained = Drained()
     tried: set[InboxKey] = set()
@@ -187,7 +187,7 @@ async def drain_pending(
                 try:
                     envelope = parse_event(event.body, event.key)
                     planned.append((event.key, await plan_changes(ctx, event.key.action, envelope.data)))
-                except AppError as exc:
+                except Exception as exc:  # noqa: BLE001 - its own job retries it, or records the crash on it
                     log.info(
                         "webhook_drain_deferred",
                         webhook_action_id=event.key.webhook_action_id,
