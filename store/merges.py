@@ -1,4 +1,4 @@
-"""Candidate lifecycle in the mirror: applications that follow a merged candidate, or go with a deleted one."""
+"""Applications moved in the mirror: with a merged candidate, with a deleted one, or to a job's new interview plan."""
 
 import uuid
 from collections.abc import Mapping
@@ -48,3 +48,40 @@ async def delete_candidate(conn: Conn, account_id: uuid.UUID, candidate_id: str)
     apps = await mirror.mark_deleted(conn, "applications", account_id, app_ids)
     candidates = await mirror.mark_deleted(conn, "candidates", account_id, [candidate_id])
     return candidates, apps
+
+
+# What an application embeds of its stage (`currentInterviewStage`), read from the stage's mirrored object.
+_STAGE_SUMMARY_KEYS = ("id", "title", "type", "orderInInterviewPlan", "interviewStageGroupId", "interviewPlanId")
+
+
+async def move_to_stages(conn: Conn, account_id: uuid.UUID, job_id: str, mapping: Mapping[str, str]) -> list[str]:
+    """Move the job's live applications from each stage of `mapping` to the stage it maps to (a plan switch).
+
+    The stage columns and the embedded `currentInterviewStage` of `raw` change (from the new stage's mirrored
+    object, or its id alone when that is not mirrored yet); `updated_at` stays, so any version Ashby sends
+    later replaces the row whole. Returns the ids moved.
+    """
+    if not mapping:
+        return []
+    summary = ", ".join(f"'{k}', s.raw -> '{k}'" for k in _STAGE_SUMMARY_KEYS)
+    rows = await conn.fetch(
+        f"""with m(from_id, to_id) as (select * from unnest($3::text[], $4::text[]))
+            update applications a set
+              stage_id = m.to_id,
+              stage_title = s.raw ->> 'title',
+              stage_type = s.raw ->> 'type',
+              raw = jsonb_set(
+                a.raw, '{{currentInterviewStage}}',
+                case when s.id is null then jsonb_build_object('id', m.to_id)
+                     else jsonb_strip_nulls(jsonb_build_object({summary})) end
+              )
+            from m left join interview_stages s
+              on s.account_id = $1 and s.id = m.to_id and s.deleted_at is null
+            where a.account_id = $1 and a.job_id = $2 and a.stage_id = m.from_id and a.deleted_at is null
+            returning a.id""",
+        account_id,
+        job_id,
+        list(mapping),
+        list(mapping.values()),
+    )
+    return sorted(r["id"] for r in rows)

@@ -92,6 +92,8 @@ class Changes:
     deleted_candidates: list[str] = field(default_factory=list)
     # (schedule id, the ids of the events it lists): its other events were removed, once this version is stored
     schedule_events: list[tuple[str, list[str]]] = field(default_factory=list)
+    # (job id, {from stage id: to stage id}): the job switched plans, and its applications moved with the mapping
+    stage_moves: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     merge: Merge | None = None
     skip_reason: str | None = None
     fetched: int = 0
@@ -304,8 +306,23 @@ async def _plan_candidate_delete(ctx: SyncContext, changes: Changes, data: dict[
 
 
 async def _plan_plan_transition(ctx: SyncContext, changes: Changes, data: dict[str, Any], action: str) -> None:
-    # The payload names the job and its plans only; the job (defaultInterviewPlanId, ...) is re-read.
-    await _refetch(ctx, changes, "jobs", _str(data, "jobId", action))
+    # The payload names the job, its plans and how stages map; the job (defaultInterviewPlanId, ...) is re-read,
+    # and the job's applications in a mapped stage move to the stage it maps to.
+    job_id = _str(data, "jobId", action)
+    await _refetch(ctx, changes, "jobs", job_id)
+    mappings = data.get("interviewStageMappings")
+    mapping: dict[str, str] = {}
+    for m in mappings if type(mappings) is list else []:
+        if type(m) is dict:
+            from_id, to_id = m.get("fromInterviewStageId"), m.get("toInterviewStageId")
+            if type(from_id) is str and type(to_id) is str and _usable_id(from_id) and _usable_id(to_id):
+                mapping[from_id] = to_id
+    if mapping:
+        changes.stage_moves.append((job_id, mapping))
+
+
+def _usable_id(value: str) -> bool:
+    return 0 < len(value) <= mirror.MAX_ID
 
 
 def _obj(data: dict[str, Any], name: str, action: str) -> dict[str, Any]:
@@ -486,6 +503,8 @@ async def write_changes(conn: Conn, ctx: SyncContext, changes: Changes) -> _Tall
     for candidate_id in changes.deleted_candidates:
         candidates, apps = await merges.delete_candidate(conn, account_id, candidate_id)
         tally.deleted += candidates + apps
+    for job_id, mapping in changes.stage_moves:
+        tally.moved += len(await merges.move_to_stages(conn, account_id, job_id, mapping))
     if changes.merge is not None:
         m = changes.merge
         summary = candidate_summary(m.kept) if m.kept is not None else {"id": m.kept_id}

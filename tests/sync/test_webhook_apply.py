@@ -139,6 +139,62 @@ async def test_job_actions_and_a_plan_transition_update_jobs(
     assert mirrored == {j: fake_ashby.get("jobs", j) for j in jobs[:3]}
 
 
+async def test_a_plan_transition_moves_the_jobs_applications_to_the_mapped_stages(
+    db, fake_ashby, sync_ctx, account_id
+) -> None:
+    await pull(sync_ctx, "interview_plans", "interview_stages", "applications")
+    apps = [fake_ashby.get("applications", a) for a in fake_ashby.ids("applications")]
+    job_id = apps[0]["job"]["id"]
+    of_job = [a for a in apps if a["job"]["id"] == job_id]
+    stages = [fake_ashby.get("interview_stages", s) for s in fake_ashby.ids("interview_stages")]
+    old_plan = of_job[0]["currentInterviewStage"]["interviewPlanId"]
+    new_plan = next(s["interviewPlanId"] for s in stages if s["interviewPlanId"] != old_plan)
+    target = {s["orderInInterviewPlan"]: s for s in stages if s["interviewPlanId"] == new_plan}
+    mapping = {s["id"]: target[s["orderInInterviewPlan"]]["id"] for s in stages if s["interviewPlanId"] == old_plan}
+    unmirrored_stage = "00000000-0000-4000-8000-00000000abcd"
+    first_stage = of_job[0]["currentInterviewStage"]["id"]
+    mapping[first_stage] = unmirrored_stage  # a stage the mirror has not seen yet: only its id is known
+    body = envelope(
+        "interviewPlanTransition",
+        {
+            "jobId": job_id,
+            "fromInterviewPlan": {"id": old_plan, "title": "Old"},
+            "toInterviewPlan": {"id": new_plan, "title": "New"},
+            "interviewStageMappings": [
+                {"fromInterviewStageId": f, "toInterviewStageId": t} for f, t in mapping.items()
+            ],
+        },
+    )
+    (key,) = await store_bodies(db, account_id, [body])
+
+    assert await apply_event(sync_ctx, key) == "applied"
+
+    by_id = {s["id"]: s for s in stages}
+    keys = ("id", "title", "type", "orderInInterviewPlan", "interviewStageGroupId", "interviewPlanId")
+    for app in apps:
+        stored = (await raw(db, "applications", account_id, app["id"]))["raw"]
+        if app["job"]["id"] != job_id:
+            assert stored == app  # other jobs' applications untouched
+            continue
+        assert stored["updatedAt"] == app["updatedAt"]  # a version Ashby sends later still replaces it
+        to_id = mapping[app["currentInterviewStage"]["id"]]
+        if to_id == unmirrored_stage:
+            assert stored["currentInterviewStage"] == {"id": unmirrored_stage}
+        else:
+            assert stored["currentInterviewStage"] == {k: by_id[to_id][k] for k in keys if k in by_id[to_id]}
+        assert {k: v for k, v in stored.items() if k != "currentInterviewStage"} == {
+            k: v for k, v in app.items() if k != "currentInterviewStage"
+        }
+    async with db.acquire() as conn:
+        moved = await conn.fetchval(
+            "select count(*) from applications where account_id = $1 and job_id = $2 and stage_id = any($3::text[])",
+            account_id,
+            job_id,
+            list(set(mapping.values())),
+        )
+    assert moved == len(of_job)
+
+
 async def test_job_posting_actions_upsert_and_delete_postings(
     db, fake_ashby, sync_ctx, account_id, recorder: Recorder
 ) -> None:
