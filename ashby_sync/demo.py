@@ -118,14 +118,17 @@ async def _webhooks(settings: Settings, state: SimState, account_id: uuid.UUID, 
         _step(8, "The worker applies the stored events to the mirror")
         worker = build_worker(settings, burst=True, crons=False)
         try:
-            applied = await worker.run_check()
+            jobs = await worker.run_check()
         finally:
             await worker.close()
         async with pool.acquire() as conn:
-            pending, failed = (await inbox.backlog(conn)).get(account_id, (0, 0))
+            counts = await inbox.status_counts(conn, account_id)
             application = (await mirror.get_raw(conn, "applications", account_id, [application_id]))[application_id]
             offer = (await mirror.get_raw(conn, "offers", account_id, [offer_id]))[offer_id]
-        out.print(f"   {applied} events applied; inbox backlog {pending}, failed {failed}")
+        out.print(
+            f"   {counts.get(inbox.APPLIED, 0)} events applied by {jobs} drain job(s);"
+            f" inbox backlog {counts.get(inbox.PENDING, 0)}, failed {counts.get(inbox.FAILED, 0)}"
+        )
         out.print(
             f"   mirror: application {application_id} is now at '{application['currentInterviewStage']['title']}'"
         )

@@ -149,6 +149,14 @@ async def backlog(conn: Conn) -> dict[uuid.UUID, tuple[int, int]]:
     return {r["account_id"]: (r["pending"], r["failed"]) for r in rows}
 
 
+async def status_counts(conn: Conn, account_id: uuid.UUID) -> dict[str, int]:
+    """An account's inbox events by status (`pending`, `applied`, `skipped`, `failed`, `rejected`)."""
+    rows = await conn.fetch(
+        "select status, count(*) as n from webhook_inbox where account_id = $1 group by status", account_id
+    )
+    return {r["status"]: int(r["n"]) for r in rows}
+
+
 async def count_pending(conn: Conn) -> int:
     """Pending events over all accounts (a scan of the partial index `webhook_inbox_pending`, not of the table)."""
     count = await conn.fetchval("select count(*) from webhook_inbox where status = 'pending'")

@@ -10,7 +10,7 @@ async def test_the_demo_runs_end_to_end(db, database_url, redis_client) -> None:
     )
     assert code == 0, err
     assert "Traceback" not in err
-    assert "inbox backlog 0, failed 0" in out
+    assert "3 events applied by 1 drain job(s); inbox backlog 0, failed 0" in out
     assert "is Accepted (CandidateAccepted)" in out
     assert "finds: ['Renamed Demo" in out
     async with db.acquire() as conn:
