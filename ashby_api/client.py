@@ -157,6 +157,7 @@ class AshbyClient(AshbyWrites):
         self._headers = {"Content-Type": "application/json", "Accept": "application/json; version=1"}
         if key:  # Basic auth: the key as user name, an empty password. No key: Ashby answers 401.
             self._headers["Authorization"] = "Basic " + base64.b64encode(f"{key}:".encode()).decode("ascii")
+        self.max_in_flight = max_in_flight
         self._semaphore = asyncio.Semaphore(max_in_flight)
         self._client_timeout = aiohttp.ClientTimeout(total=timeout)
 

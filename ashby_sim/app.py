@@ -68,8 +68,19 @@ async def api(request: web.Request) -> web.Response:
     handler = HANDLERS.get(endpoint)
     if handler is None:
         return json_response(error_body("not_found", f"unknown endpoint {endpoint}", request_id), status=404)
-    body: dict[str, Any] = {}
     started = asyncio.get_running_loop().time()
+    state.in_flight += 1
+    state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
+    try:
+        return await _answer(state, request, handler, endpoint, request_id, started)
+    finally:
+        state.in_flight -= 1
+
+
+async def _answer(
+    state: SimState, request: web.Request, handler: Handler, endpoint: str, request_id: str, started: float
+) -> web.Response:
+    body: dict[str, Any] = {}
     try:
         body = await read_json(request)
         response = await _faulty(state, endpoint, request_id)

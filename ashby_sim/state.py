@@ -78,6 +78,8 @@ class SimState(Mutations):
         self._id_rng = random.Random(seed + 1)
         self.requests: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
         self._counts: Counter[str] = Counter()
+        self.in_flight = 0  # API requests being answered now
+        self.peak_in_flight = 0  # the most at once since the request log was reset
         self.webhooks: dict[str, Webhook] = {}
         self.deliveries: list[Delivery] = []
         self.actions: deque[tuple[str, str]] = deque(maxlen=REQUEST_LOG_SIZE)  # (webhookActionId, action) fired
@@ -133,6 +135,7 @@ class SimState(Mutations):
     def reset_request_log(self) -> None:
         self.requests.clear()
         self._counts.clear()
+        self.peak_in_flight = self.in_flight
 
     def new_request_id(self) -> str:
         """A ULID-like id: 48 bits of milliseconds and 80 seeded random bits, Crockford base32."""

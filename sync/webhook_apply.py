@@ -131,6 +131,9 @@ async def apply_event(ctx: SyncContext, key: InboxKey) -> str:
         return await _apply(ctx, key)
 
 
+PLAN_CONCURRENCY = 8  # events of a drain batch planned at once (Ashby reads, and the pool reads of merges)
+
+
 @dataclass(slots=True)
 class Drained:
     """What one drain did: events applied, events left to their own job, and whether it stopped with more due."""
@@ -162,6 +165,7 @@ async def drain_pending(
     """
     drained = Drained()
     tried: set[InboxKey] = set()
+    planning = asyncio.Semaphore(PLAN_CONCURRENCY)
     loop = asyncio.get_running_loop()
     async with inbox.drain_lock(ctx.pool, ctx.account_id, wait_s=lock_wait_s) as locked:
         if not locked:
@@ -183,25 +187,28 @@ async def drain_pending(
                 drained.more = True
                 break
             idle_since = read_at
-            planned: list[tuple[InboxKey, Changes]] = []
-            for event in events:
-                tried.add(event.key)
-                try:
-                    envelope = parse_event(event.body, event.key)
-                    planned.append((event.key, await plan_changes(ctx, event.key.action, envelope.data)))
-                except Exception as exc:  # noqa: BLE001 - its own job retries it, or records the crash on it
-                    log.info(
-                        "webhook_drain_deferred",
-                        webhook_action_id=event.key.webhook_action_id,
-                        error=type(exc).__name__,
-                    )
-                    drained.deferred.append(event.key)
+            tried.update(e.key for e in events)
+            # Planned side by side: the `.info` reads some events need overlap (the client caps them per account).
+            plans = await asyncio.gather(*(_plan_event(ctx, e, planning) for e in events))
+            planned = [(e.key, changes) for e, changes in zip(events, plans, strict=True) if changes is not None]
+            drained.deferred += [e.key for e, changes in zip(events, plans, strict=True) if changes is None]
             try:
                 drained.applied += await _write_batch(ctx, planned)
             except asyncpg.PostgresError as exc:  # one event Postgres refuses fails its batch: each goes alone
                 log.warning("webhook_drain_batch_failed", events=len(planned), error=type(exc).__name__)
                 drained.deferred += [key for key, _ in planned]
     return drained
+
+
+async def _plan_event(ctx: SyncContext, event: inbox.InboxEvent, planning: asyncio.Semaphore) -> Changes | None:
+    """The event's changes, or None (logged) when it must go to a job of its own."""
+    try:
+        envelope = parse_event(event.body, event.key)
+        async with planning:
+            return await plan_changes(ctx, event.key.action, envelope.data)
+    except Exception as exc:  # noqa: BLE001 - its own job retries it, or records the crash on it
+        log.info("webhook_drain_deferred", webhook_action_id=event.key.webhook_action_id, error=type(exc).__name__)
+        return None
 
 
 async def _write_batch(ctx: SyncContext, planned: list[tuple[InboxKey, Changes]]) -> int:

@@ -264,3 +264,21 @@ async def test_an_event_stored_while_a_receiver_skips_redis_is_read_by_the_linge
     assert drained is not None
     assert drained.applied == 1
     assert (await _event(db, key)).status == "applied"
+
+
+async def test_a_drain_reads_what_its_events_lack_from_ashby_side_by_side_within_the_accounts_cap(
+    db, fake_ashby, account_id, sync_ctx
+) -> None:
+    offers = fake_ashby.ids("offers")[:12]
+    keys = await store_bodies(db, account_id, [envelope("offerUpdate", {"offer": {"id": o}}) for o in offers])
+    fake_ashby.faults.latency_ms = 50  # each offer.info answers in 50 ms
+    fake_ashby.reset_request_log()
+
+    drained = await drain_pending(sync_ctx, linger_s=0)
+
+    assert drained is not None
+    assert drained.applied == len(keys)
+    assert fake_ashby.request_count("offer.info") == len(offers)
+    assert 1 < fake_ashby.peak_in_flight <= sync_ctx.client.max_in_flight
+    async with db.acquire() as conn:
+        assert await mirror.get_raw(conn, "offers", account_id) == {o: fake_ashby.get("offers", o) for o in offers}
