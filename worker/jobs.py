@@ -13,7 +13,7 @@ from ashby_api.retry import backoff_delay
 from core.errors import AppError
 from core.queue import JobName, JobQueue, clear_drain_flag, drain_job_id, enqueue, sync_job_id, webhook_job_id
 from store import accounts, inbox, sync_state
-from store.errors import DatabaseUnavailableError
+from store.errors import AccountNotFoundError, DatabaseUnavailableError
 from store.inbox import InboxKey
 from store.pool import Pool
 from sync.passes import sync_resource
@@ -163,6 +163,9 @@ async def drain_webhooks(ctx: Ctx, account_id: str) -> str:
         try:
             sync_ctx = await d.sync_context(uid)
             drained = await drain_pending(sync_ctx, on_locked=clear_flag)
+        except AccountNotFoundError:  # removed since its drain was queued: its inbox went with it
+            log.info("webhook_drain_skipped", reason="unknown_account")
+            return "unknown account"
         except POSTGRES_DOWN as exc:
             raise _retry_later(exc, ctx["job_try"]) from exc  # the events stay pending: nothing is lost
         if drained is None:  # another drain held the account for the whole wait: this one comes back

@@ -1,6 +1,7 @@
 """The apply and drain jobs and the inbox sweeper: real Postgres, real Redis, a burst arq worker, the sandbox."""
 
 import asyncio
+import uuid
 
 import aiohttp
 import pytest
@@ -282,3 +283,9 @@ async def test_a_drain_reads_what_its_events_lack_from_ashby_side_by_side_within
     assert 1 < fake_ashby.peak_in_flight <= sync_ctx.client.max_in_flight
     async with db.acquire() as conn:
         assert await mirror.get_raw(conn, "offers", account_id) == {o: fake_ashby.get("offers", o) for o in offers}
+
+
+async def test_a_drain_queued_for_an_account_removed_since_does_nothing(db, redis_client, deps: Deps) -> None:
+    gone = uuid.uuid4()
+    assert await drain_webhooks({"deps": deps, "job_try": 1, "job_id": "d"}, str(gone)) == "unknown account"
+    assert await queued_jobs(redis_client) == set()
