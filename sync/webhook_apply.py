@@ -320,11 +320,15 @@ async def _plan_plan_transition(ctx: SyncContext, changes: Changes, data: dict[s
     mappings = data.get("interviewStageMappings")
     mapping: dict[str, str] = {}
     for m in mappings if type(mappings) is list else []:
-        if type(m) is dict:
-            from_id, to_id = m.get("fromInterviewStageId"), m.get("toInterviewStageId")
-            if type(from_id) is str and type(to_id) is str and _usable_id(from_id) and _usable_id(to_id):
+        pair = (m.get("fromInterviewStageId"), m.get("toInterviewStageId")) if type(m) is dict else (None, None)
+        match pair:
+            case (str() as from_id, str() as to_id) if _usable_id(from_id) and _usable_id(to_id) and from_id != to_id:
                 mapping[from_id] = to_id
-    if mapping:
+    if set(mapping) & set(mapping.values()):
+        # A stage both left and entered: applying the event twice would move some applications twice. Plans
+        # never share stages, so this is not Ashby's shape; the next sync pass brings the stages instead.
+        log.warning("webhook_stage_mapping_ignored", job_id=job_id, reason="chained stages")
+    elif mapping:
         changes.stage_moves.append((job_id, mapping))
 
 

@@ -194,6 +194,27 @@ async def test_a_plan_transition_moves_the_jobs_applications_to_the_mapped_stage
         )
     assert moved == len(of_job)
 
+    # Applied again (a replay, or a redelivery after a lost acknowledgement): nothing moves twice.
+    (again,) = await store_bodies(db, account_id, [body.replace(b'"webhookActionId":"', b'"webhookActionId":"r-')])
+    before = {a["id"]: (await raw(db, "applications", account_id, a["id"]))["raw"] for a in of_job}
+    assert await apply_event(sync_ctx, again) == "applied"
+    assert {a["id"]: (await raw(db, "applications", account_id, a["id"]))["raw"] for a in of_job} == before
+
+
+async def test_a_stage_mapping_that_chains_stages_moves_nothing(db, fake_ashby, sync_ctx, account_id) -> None:
+    await pull(sync_ctx, "applications")
+    app = fake_ashby.get("applications", fake_ashby.ids("applications")[0])
+    stage = app["currentInterviewStage"]["id"]
+    other = "00000000-0000-4000-8000-00000000beef"
+    mappings = [
+        {"fromInterviewStageId": stage, "toInterviewStageId": other},
+        {"fromInterviewStageId": other, "toInterviewStageId": "00000000-0000-4000-8000-00000000cafe"},
+    ]
+    body = envelope("interviewPlanTransition", {"jobId": app["job"]["id"], "interviewStageMappings": mappings})
+    (key,) = await store_bodies(db, account_id, [body])
+    assert await apply_event(sync_ctx, key) == "applied"
+    assert (await raw(db, "applications", account_id, app["id"]))["raw"] == app
+
 
 async def test_job_posting_actions_upsert_and_delete_postings(
     db, fake_ashby, sync_ctx, account_id, recorder: Recorder
