@@ -3,6 +3,7 @@
 from abc import abstractmethod
 from typing import Any
 
+from ashby_sim.creations import Creations
 from ashby_sim.data_org import Record
 from ashby_sim.data_people import (
     ACCEPTANCE,
@@ -14,7 +15,6 @@ from ashby_sim.data_people import (
 )
 from ashby_sim.faults import SimError
 from ashby_sim.ids import iso
-from ashby_sim.people import PeopleMutations
 from ashby_sim.universe import STAGE_HIRED, STAGE_REVIEW
 
 # The `*Update` webhook `touch` fires for each kind that has one.
@@ -27,8 +27,9 @@ UPDATE_ACTIONS = {
 }
 
 
-class Mutations(PeopleMutations):
-    """Application, offer, posting and generic changes (candidate changes live in `PeopleMutations`)."""
+class Mutations(Creations):
+    """Application, offer, posting and generic changes (candidates: `PeopleMutations`; new jobs, openings and
+    schedules: `Creations`)."""
 
     @abstractmethod
     def emit(self, events: list[tuple[str, Record]]) -> str: ...

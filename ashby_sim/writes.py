@@ -1,4 +1,5 @@
-"""The write endpoints (candidate, application, offer, webhook, apiKey); each calls a `SimState` mutation."""
+"""The write endpoints (candidate, application, job, opening, interview schedule, offer, webhook, apiKey); each
+calls a `SimState` mutation."""
 
 from typing import Any
 
@@ -51,6 +52,28 @@ async def candidate_create_note(state: SimState, body: Body) -> Body:
 
 async def candidate_anonymize(state: SimState, body: Body) -> Body:
     return ok(state.anonymize_candidate(need(body, "candidateId")))
+
+
+async def job_create(state: SimState, body: Body) -> Body:
+    job = state.create_job(
+        need(body, "title"),
+        team_id=text(body, "teamId", required=False),
+        location_id=text(body, "locationId", required=False),
+        default_interview_plan_id=text(body, "defaultInterviewPlanId", required=False),
+    )
+    return ok(job)
+
+
+async def opening_create(state: SimState, body: Body) -> Body:
+    job_ids = body.get("jobIds") or []
+    if not isinstance(job_ids, list) or not all(isinstance(j, str) for j in job_ids):
+        raise SimError("invalid_input", "jobIds must be a list of job ids")
+    return ok(state.create_opening(job_ids, identifier=text(body, "identifier", required=False)))
+
+
+async def interview_schedule_create(state: SimState, body: Body) -> Body:
+    events = body.get("interviewEvents")
+    return ok(state.create_interview_schedule(need(body, "applicationId"), events))  # type: ignore[arg-type]
 
 
 async def candidate_search(state: SimState, body: Body) -> Body:
@@ -141,6 +164,9 @@ WRITE_HANDLERS: dict[str, Handler] = {
     "candidate.anonymize": candidate_anonymize,
     "candidate.search": candidate_search,
     "application.create": application_create,
+    "job.create": job_create,
+    "opening.create": opening_create,
+    "interviewSchedule.create": interview_schedule_create,
     "application.changeStage": application_change_stage,
     "application.change_stage": application_change_stage,  # older clients still call the snake_case aliases
     "application.changeSource": application_change_source,

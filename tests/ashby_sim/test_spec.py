@@ -141,6 +141,21 @@ async def test_write_endpoints_match_the_spec(api: Api, validate: Validate, rece
                 "interviewStageId": _stage(state, job["defaultInterviewPlanId"], "Active"),
             },
         ),
+        ("job.create", {"title": "Spec Engineer", "defaultInterviewPlanId": job["defaultInterviewPlanId"]}),
+        ("opening.create", {"jobIds": [job["id"]], "identifier": "REQ-SPEC"}),
+        (
+            "interviewSchedule.create",
+            {
+                "applicationId": app["id"],
+                "interviewEvents": [
+                    {
+                        "startTime": "2030-01-30T15:00:00.000Z",
+                        "endTime": "2030-01-30T16:00:00.000Z",
+                        "interviewers": [{"email": state.get("users", state.ids("users")[0])["email"]}],
+                    }
+                ],
+            },
+        ),
         ("candidate.anonymize", {"candidateId": state.ids("candidates")[1]}),
         ("candidate.info", {"id": state.ids("candidates")[1]}),
         ("application.changeStage", {"applicationId": "00000000-0000-4000-8000-000000000000", "interviewStageId": "x"}),

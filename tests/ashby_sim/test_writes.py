@@ -192,3 +192,92 @@ async def test_deleting_a_candidate_deletes_its_applications(api: Api):
 
     assert api.state.get("candidates", candidate["id"]) is None
     assert all(api.state.get("applications", a) is None for a in candidate["applicationIds"])
+
+
+async def test_job_opening_and_interview_schedule_create_show_up_in_the_next_incremental_passes(api: Api):
+    tokens = {e: (await api.list_all(e))[1] for e in ("job.list", "opening.list", "interviewSchedule.list")}
+    plan = api.state.get("jobs", api.state.ids("jobs")[1])["defaultInterviewPlanId"]
+    job = (await api.call("job.create", {"title": "New Role", "defaultInterviewPlanId": plan})).results
+    opening = (await api.call("opening.create", {"jobIds": [job["id"]]})).results
+    app = active_application(api.state)
+    interviewer = api.state.get("users", api.state.ids("users")[2])
+    event = {"startTime": "2031-03-01T09:00:00Z", "endTime": "2031-03-01T10:00:00Z"}
+    schedule_body = {"applicationId": app["id"], "interviewEvents": [event | {"interviewers": [interviewer]}]}
+    schedule = (await api.call("interviewSchedule.create", schedule_body)).results
+
+    assert (job["title"], job["status"], job["defaultInterviewPlanId"], job["jobPostingIds"]) == (
+        "New Role",
+        "Draft",
+        plan,
+        [],
+    )
+    assert (opening["openingState"], opening["latestVersion"]["jobIds"]) == ("Open", [job["id"]])
+    (created_event,) = schedule["interviewEvents"]
+    assert (schedule["applicationId"], created_event["interviewScheduleId"]) == (app["id"], schedule["id"])
+    assert (created_event["startTime"], created_event["interviewerUserIds"]) == (
+        "2031-03-01T09:00:00.000Z",
+        [interviewer["id"]],
+    )
+    for endpoint, created in (("job.list", job), ("opening.list", opening), ("interviewSchedule.list", schedule)):
+        assert (await api.call(endpoint, {"syncToken": tokens[endpoint]})).results == [created]
+    assert api.state.get("interview_events", created_event["id"]) == created_event
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "code"),
+    [
+        ("job.create", {}, "invalid_input"),
+        (
+            "job.create",
+            {"title": "X", "defaultInterviewPlanId": "00000000-0000-4000-8000-000000000000"},
+            "interview_plan_not_found",
+        ),
+        ("opening.create", {"jobIds": ["00000000-0000-4000-8000-000000000000"]}, "job_not_found"),
+        ("opening.create", {"jobIds": "not a list"}, "invalid_input"),
+        (
+            "interviewSchedule.create",
+            {"applicationId": "00000000-0000-4000-8000-000000000000"},
+            "application_not_found",
+        ),
+    ],
+)
+async def test_creates_refuse_bad_input_with_ashbys_error_codes(api: Api, endpoint: str, body: dict, code: str):
+    assert (await api.call(endpoint, body)).code == code
+
+
+async def test_an_interview_schedule_needs_valid_times_and_known_interviewers(api: Api):
+    app = active_application(api.state)
+    email = api.state.get("users", api.state.ids("users")[0])["email"]
+    cases = [
+        ([], "invalid_input"),
+        (
+            [
+                {
+                    "startTime": "2031-01-01T10:00:00Z",
+                    "endTime": "2031-01-01T09:00:00Z",
+                    "interviewers": [{"email": email}],
+                }
+            ],
+            "invalid_input",
+        ),
+        ([{"startTime": "soon", "endTime": "later", "interviewers": [{"email": email}]}], "invalid_input"),
+        (
+            [{"startTime": "2031-01-01T10:00:00Z", "endTime": "2031-01-01T11:00:00Z", "interviewers": []}],
+            "invalid_input",
+        ),
+        (
+            [
+                {
+                    "startTime": "2031-01-01T10:00:00Z",
+                    "endTime": "2031-01-01T11:00:00Z",
+                    "interviewers": [{"email": "x@y.z"}],
+                }
+            ],
+            "user_not_found",
+        ),
+    ]
+    for events, code in cases:
+        reply = await api.call("interviewSchedule.create", {"applicationId": app["id"], "interviewEvents": events})
+        assert reply.code == code, events
+    assert api.state.records.overlaid("interview_schedules") == {}  # nothing half-created
+    assert api.state.records.overlaid("interview_events") == {}

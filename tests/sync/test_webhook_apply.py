@@ -119,7 +119,7 @@ async def test_job_actions_and_a_plan_transition_update_jobs(
     await subscribe(fake_ashby, recorder)
     jobs = fake_ashby.ids("jobs")
     fake_ashby.touch("jobs", [jobs[0]])  # jobUpdate
-    fake_ashby.emit([("jobCreate", {"job": fake_ashby.get("jobs", jobs[1])})])
+    created = fake_ashby.create_job("Webhook Engineer")  # jobCreate
     plan = {"id": fake_ashby.get("jobs", jobs[2])["defaultInterviewPlanId"], "title": "Plan"}
     fake_ashby.emit(
         [
@@ -136,7 +136,7 @@ async def test_job_actions_and_a_plan_transition_update_jobs(
     assert fake_ashby.request_count("job.info") == 1  # the transition names the job only
     async with db.acquire() as conn:
         mirrored = await mirror.get_raw(conn, "jobs", account_id)
-    assert mirrored == {j: fake_ashby.get("jobs", j) for j in jobs[:3]}
+    assert mirrored == {j: fake_ashby.get("jobs", j) for j in (jobs[0], created["id"], jobs[2])}
 
 
 async def test_a_plan_transition_moves_the_jobs_applications_to_the_mapped_stages(
@@ -245,15 +245,23 @@ async def test_interview_schedule_actions_upsert_schedules_and_their_events(
     await subscribe(fake_ashby, recorder)
     schedules = fake_ashby.ids("interview_schedules")
     fake_ashby.touch("interview_schedules", [schedules[0]])  # interviewScheduleUpdate
-    fake_ashby.emit(
-        [("interviewScheduleCreate", {"interviewSchedule": fake_ashby.get("interview_schedules", schedules[1])})]
+    interviewer = fake_ashby.get("users", fake_ashby.ids("users")[0])["email"]
+    created = fake_ashby.create_interview_schedule(  # interviewScheduleCreate + interviewScheduleUpdate
+        fake_ashby.ids("applications")[0],
+        [
+            {"startTime": f"2031-02-0{d}T10:00:00.000Z", "endTime": f"2031-02-0{d}T11:00:00.000Z"}
+            | {"interviewers": [{"email": interviewer}]}
+            for d in (1, 2)
+        ],
     )
     keys = await deliver(fake_ashby, recorder, db, account_id)
-    assert await apply_all(sync_ctx, keys) == ["applied", "applied"]
+    assert [k.action for k in keys] == ["interviewScheduleUpdate", "interviewScheduleCreate", "interviewScheduleUpdate"]
+    assert await apply_all(sync_ctx, keys) == ["applied"] * 3
     async with db.acquire() as conn:
         mirrored = await mirror.get_raw(conn, "interview_schedules", account_id)
         events = await mirror.get_raw(conn, "interview_events", account_id)
-    expected = {s: fake_ashby.get("interview_schedules", s) for s in schedules[:2]}
+    expected = {s: fake_ashby.get("interview_schedules", s) for s in (schedules[0], created["id"])}
+    assert len(created["interviewEvents"]) == 2
     assert mirrored == expected
     assert events == {
         e["id"]: fake_ashby.get("interview_events", e["id"]) for s in expected.values() for e in s["interviewEvents"]
@@ -297,8 +305,7 @@ async def test_an_interview_removed_from_its_schedule_is_deleted_unless_the_upda
 
 async def test_opening_create_upserts_the_opening(db, fake_ashby, sync_ctx, account_id, recorder: Recorder) -> None:
     await subscribe(fake_ashby, recorder, ["openingCreate"])
-    opening = fake_ashby.get("openings", fake_ashby.ids("openings")[0])
-    fake_ashby.emit([("openingCreate", {"opening": opening})])
+    opening = fake_ashby.create_opening([fake_ashby.ids("jobs")[0]], identifier="REQ-WEBHOOK")
     keys = await deliver(fake_ashby, recorder, db, account_id)
     assert await apply_all(sync_ctx, keys) == ["applied"]
     async with db.acquire() as conn:
