@@ -12,7 +12,8 @@ from store import inbox, mirror
 from store.inbox import InboxKey, NewEvent
 from sync.accounts import sync_account
 from sync.passes import sync_resource
-from sync.webhook_apply import NOT_MIRRORED, PLANNERS, MalformedWebhookError, apply_event, candidate_summary
+from sync.webhook_apply import apply_event, candidate_summary
+from sync.webhook_plan import NOT_MIRRORED, PLANNERS, MalformedWebhookError
 from tests.ashby_events import Recorder, deliver, envelope, store_bodies, subscribe
 from tests.conftest import reference_file
 from tests.helpers import assert_mirror_matches
