@@ -128,15 +128,28 @@ async def mark_failed(conn: Conn, key: InboxKey, error: str, *, final: bool) -> 
 
 
 async def list_stranded(conn: Conn, *, older_than_s: float, limit: int = 1000) -> list[InboxKey]:
-    """Pending events received more than `older_than_s` ago: stored, but their job was lost or never ran."""
+    """Pending events tried before and received more than `older_than_s` ago: their own job was lost or never ran.
+
+    Events never tried belong to their account's drain: see `stranded_accounts`.
+    """
     rows = await conn.fetch(
         """select account_id, webhook_action_id, action from webhook_inbox
-           where status = 'pending' and received_at < now() - make_interval(secs => $1)
+           where status = 'pending' and attempts > 0 and received_at < now() - make_interval(secs => $1)
            order by received_at limit $2""",
         older_than_s,
         limit,
     )
     return [InboxKey(r["account_id"], r["webhook_action_id"], r["action"]) for r in rows]
+
+
+async def stranded_accounts(conn: Conn, *, older_than_s: float) -> list[uuid.UUID]:
+    """Accounts with a pending event never tried and received more than `older_than_s` ago: their drain was lost."""
+    rows = await conn.fetch(
+        """select distinct account_id from webhook_inbox
+           where status = 'pending' and attempts = 0 and received_at < now() - make_interval(secs => $1)""",
+        older_than_s,
+    )
+    return sorted(r["account_id"] for r in rows)
 
 
 async def backlog(conn: Conn) -> dict[uuid.UUID, tuple[int, int]]:

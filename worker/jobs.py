@@ -199,13 +199,21 @@ async def _record_failure(pool: Pool, key: InboxKey, exc: BaseException, *, fina
 
 
 async def sweep_inbox(ctx: Ctx) -> int:
-    """Cron: enqueue an apply job for every inbox event stored but still pending after STRANDED_AFTER_S."""
+    """Cron: re-enqueue what inbox events still pending after STRANDED_AFTER_S wait for; returns the jobs queued.
+
+    A drain per account with events never tried (however many: after Redis lost its queue the drain applies the
+    backlog in batches), and its own job for each event tried before (its retry was lost).
+    """
     d = deps(ctx)
     async with d.pool.acquire() as conn:
-        stranded = await inbox.list_stranded(conn, older_than_s=STRANDED_AFTER_S)
+        accounts_due = await inbox.stranded_accounts(conn, older_than_s=STRANDED_AFTER_S)
+        retries_due = await inbox.list_stranded(conn, older_than_s=STRANDED_AFTER_S)
     queued = 0
-    for key in stranded:
+    for account_id in accounts_due:  # one sweep drain per account at a time: its id dedupes
+        job_id = drain_job_id(account_id, "sweep")
+        queued += await enqueue(d.queue, JobName.DRAIN_WEBHOOKS, str(account_id), job_id=job_id)
+    for key in retries_due:
         queued += await _enqueue_apply(d.queue, key)
-    if stranded:
-        log.info("inbox_swept", stranded=len(stranded), queued=queued)
+    if accounts_due or retries_due:
+        log.info("inbox_swept", accounts=len(accounts_due), retries=len(retries_due), queued=queued)
     return queued

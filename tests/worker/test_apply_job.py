@@ -126,32 +126,35 @@ async def test_a_malformed_event_fails_at_once_without_retries(db, account_id, d
     assert event.last_error.startswith("MalformedWebhookError")
 
 
-async def test_the_sweeper_re_enqueues_a_stored_event_whose_job_was_lost(
-    db, fake_ashby, account_id, deps: Deps
+async def test_the_sweeper_queues_a_drain_for_a_lost_backlog_and_its_own_job_for_a_lost_retry(
+    db, redis_client, fake_ashby, account_id, deps: Deps
 ) -> None:
-    app_id = fake_ashby.ids("applications")[0]
-    fresh, stranded = await store_bodies(
+    apps = fake_ashby.ids("applications")[:5]
+    keys = await store_bodies(
         db,
         account_id,
-        [
-            envelope("applicationUpdate", {"application": fake_ashby.get("applications", app_id)}),
-            envelope("applicationUpdate", {"application": fake_ashby.get("applications", app_id)}),
-        ],
+        [envelope("applicationUpdate", {"application": fake_ashby.get("applications", a)}) for a in apps],
     )
-    async with db.acquire() as conn:  # stored a while ago; Redis lost its job (restart without persistence)
+    *_backlog, retried, fresh = keys
+    async with db.acquire() as conn:  # stored a while ago; Redis lost their jobs (restart without persistence)
+        await inbox.mark_failed(conn, retried, "AshbyServerError: ...", final=False)  # its retry was queued
         await conn.execute(
-            "update webhook_inbox set received_at = now() - make_interval(secs => $1) where webhook_action_id = $2",
+            "update webhook_inbox set received_at = now() - make_interval(secs => $1) where webhook_action_id <> $2",
             STRANDED_AFTER_S + 1,
-            stranded.webhook_action_id,
+            fresh.webhook_action_id,
         )
-    assert await sweep_inbox({"deps": deps}) == 1  # the fresh one may still have its job in flight
-    assert await sweep_inbox({"deps": deps}) == 0  # queued already: deduped by its job id
-    assert await run_burst(deps.settings) == 1
-    assert (await _event(db, stranded)).status == "applied"
-    assert (await _event(db, fresh)).status == "pending"  # its drain (not run here) may still be queued
+
+    assert await sweep_inbox({"deps": deps}) == 2  # the account's drain, and the lost retry's own job
+    assert await queued_jobs(redis_client) == {
+        drain_job_id(account_id, "sweep"),
+        webhook_job_id(retried.account_id, retried.webhook_action_id, retried.action),
+    }
+    assert await sweep_inbox({"deps": deps}) == 0  # queued already: deduped by their job ids
+    assert await run_burst(deps.settings) == 2
+    assert [(await _event(db, k)).status for k in keys] == ["applied"] * len(keys)  # the fresh one too
     async with db.acquire() as conn:
         mirrored = await mirror.get_raw(conn, "applications", account_id)
-    assert mirrored == {app_id: fake_ashby.get("applications", app_id)}
+    assert mirrored == {a: fake_ashby.get("applications", a) for a in apps}
 
 
 # async: arq's Worker takes the running event loop (a sync test would leave a new, unclosed one behind)
