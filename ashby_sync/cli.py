@@ -199,7 +199,8 @@ def worker(
     burst: Annotated[bool, typer.Option("--burst", help="Run the jobs queued now, then exit.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Exit 0 if a worker is alive, 1 if not.")] = False,
 ) -> None:
-    """The arq worker: sync jobs, a cron of incremental passes, and a sweeper that re-enqueues from Postgres."""
+    """The arq worker: sync passes and webhook drains, a cron of incremental passes, and sweepers that re-enqueue
+    what Postgres says is due (Redis losing its queue loses nothing)."""
     settings = load_settings(long_running=True)
     if check:
         alive = check_worker(settings)
