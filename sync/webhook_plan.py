@@ -9,7 +9,7 @@ least as new as the event, so a late delivery writes the current state rather th
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 import structlog
@@ -162,8 +162,9 @@ async def _plan_plan_transition(ctx: SyncContext, changes: Changes, data: dict[s
         changes.stage_moves.append((job_id, mapping))
 
 
-def _usable_id(value: str) -> bool:
-    return 0 < len(value) <= mirror.MAX_ID
+def _usable_id(value: Any) -> TypeGuard[str]:
+    """A non-empty string the mirror can key a row by."""
+    return type(value) is str and 0 < len(value) <= mirror.MAX_ID
 
 
 def _obj(data: dict[str, Any], name: str, action: str) -> dict[str, Any]:
@@ -176,14 +177,14 @@ def _obj(data: dict[str, Any], name: str, action: str) -> dict[str, Any]:
 
 def _id(obj: dict[str, Any], action: str) -> str:
     value = obj.get("id")
-    if type(value) is not str or not value or len(value) > mirror.MAX_ID:
+    if not _usable_id(value):
         raise MalformedWebhookError(f"{action}: an object without a usable id")
     return value
 
 
 def _str(data: dict[str, Any], name: str, action: str) -> str:
     value = data.get(name)
-    if type(value) is not str or not value or len(value) > mirror.MAX_ID:
+    if not _usable_id(value):
         raise MalformedWebhookError(f"{action}: data.{name} is missing or not an id")
     return value
 
@@ -234,11 +235,11 @@ async def _plan_posting_delete(ctx: SyncContext, changes: Changes, data: dict[st
     posting = data.get("jobPosting")
     source = posting if type(posting) is dict else data
     posting_id = source.get("id") or data.get("jobPostingId")
-    if type(posting_id) is not str or not posting_id or len(posting_id) > mirror.MAX_ID:
+    if not _usable_id(posting_id):
         raise MalformedWebhookError(f"{action}: no job posting id")
     changes.deletes.append(("job_postings", posting_id))
     job_id = source.get("jobId") or data.get("jobId")
-    if type(job_id) is str and job_id and len(job_id) <= mirror.MAX_ID:
+    if _usable_id(job_id):
         await _refetch(ctx, changes, "jobs", job_id)  # its jobPostingIds changed
 
 
