@@ -14,6 +14,7 @@ from ashby_sync.sync_commands import parse_resources, run_sync, show_status
 from ashby_sync.webhooks_commands import webhooks_app
 from ashby_sync.worker_command import check_worker, run_worker
 from core.config import Settings
+from core.heap import tune_for_service
 from store import accounts as accounts_store
 from store.migrate import migrate
 from store.pool import connect
@@ -211,4 +212,5 @@ def worker(
 
 def main() -> None:
     """Entry point of the console script."""
+    tune_for_service()
     app()

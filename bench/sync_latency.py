@@ -13,6 +13,7 @@ import aiohttp
 
 from bench.harness import AUTH, bench_database, sandbox
 from bench.sync_throughput import RESOURCES
+from core.heap import tune_for_service
 from sync.accounts import account_context, sync_account
 
 
@@ -46,6 +47,7 @@ async def main(candidates: int, latency_ms: int) -> None:
 
 
 if __name__ == "__main__":
+    tune_for_service()  # the pass runs in this process, tuned as `ashby-sync sync` and the worker are
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--candidates", type=int, default=100_000)
     parser.add_argument("--latency-ms", type=int, default=100)

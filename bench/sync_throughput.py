@@ -17,6 +17,7 @@ import orjson
 from ashby_api.client import AshbyClient
 from ashby_api.resources import BY_NAME
 from bench.harness import API_KEY, bench_database, sandbox
+from core.heap import tune_for_service
 from sync.accounts import account_context, sync_account
 
 RESOURCES = [BY_NAME[n] for n in ("candidates", "applications", "jobs", "offers")]
@@ -75,6 +76,7 @@ async def main(candidates: int) -> None:
 
 
 if __name__ == "__main__":
+    tune_for_service()  # the pass runs in this process, tuned as `ashby-sync sync` and the worker are
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--candidates", type=int, default=100_000)
     asyncio.run(main(parser.parse_args().candidates))
