@@ -76,12 +76,15 @@ class Lister:
             mode, upto, pos = "inc", self.store.version, since
         else:
             mode, upto, pos = "full", self.store.version, 0
-        items = self._full(kind, pos) if mode == "full" else self.store.changed_since(kind, pos, upto)
-        results: list[Record] = []
+        items: Iterator[tuple[int, Record | orjson.Fragment]]
+        if mode == "full" and keep is None:
+            items = self.store.listed_slots(kind, pos)
+        else:
+            found = self.store.iter_slots(kind, pos) if mode == "full" else self.store.changed_since(kind, pos, upto)
+            items = ((p, rec) for p, rec in found if keep is None or keep(rec))
+        results: list[Record | orjson.Fragment] = []
         more = False
         for position, rec in items:
-            if keep is not None and not keep(rec):
-                continue
             if len(results) == limit:
                 more = True
                 break
@@ -95,9 +98,6 @@ class Lister:
         elif not self.faults.omit_sync_token:
             out["syncToken"] = encode({"e": endpoint, "v": upto, "t": now, "g": self.clock.token_generation, "k": kind})
         return out
-
-    def _full(self, kind: str, start: int) -> Iterator[tuple[int, Record]]:
-        return self.store.iter_slots(kind, start)
 
     def _check_token(self, endpoint: str, kind: str, value: Any, now: float) -> int:
         token = decode(value)

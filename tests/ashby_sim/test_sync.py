@@ -205,3 +205,29 @@ def test_setting_a_switch_that_does_not_exist_fails():
 
     with pytest.raises(AttributeError):
         state.faults.no_such_switch = True  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("endpoint", ["candidate.list", "application.list", "offer.list", "job.list"])
+async def test_a_pregenerated_sandbox_lists_exactly_what_an_on_demand_one_does(api: Api, endpoint: str):
+    pregenerated = SimState(seed=api.state.seed, candidates=120)
+    assert pregenerated.records.pregenerate(["candidates", "applications", "offers", "jobs"]) > 120
+    on_demand = SimState(seed=api.state.seed, candidates=120)
+    async with serve(api, pregenerated) as fast, serve(api, on_demand) as slow:
+        expected, _, calls = await slow.list_all(endpoint, {"limit": 3})
+        assert calls > 1
+        assert (await fast.list_all(endpoint, {"limit": 3}))[0] == expected
+
+
+async def test_a_change_to_a_pregenerated_sandbox_shows_in_its_next_pass(api: Api):
+    state = SimState(seed=api.state.seed, candidates=60)
+    state.records.pregenerate(["candidates", "applications"])
+    async with serve(api, state) as fast:
+        before, token, _ = await fast.list_all("application.list")
+        application = before[7]
+        state.touch("applications", [application["id"]])
+        changed = state.get("applications", application["id"])
+        after, _, _ = await fast.list_all("application.list")
+        assert after[7] == changed != application
+        assert [r["id"] for r in (await fast.list_all("application.list", {"syncToken": token}))[0]] == [
+            application["id"]
+        ]
