@@ -1,8 +1,9 @@
 """One sync pass of one (account, resource): fetch pages from Ashby, write them to the mirror, checkpoint.
 
 A pass is resumable and exact (DESIGN.md invariant 6): each page's rows and the cursor of the next page are
-committed in one transaction; the new syncToken only with the last page. While page N is written, page N+1 is
-being fetched, so a pass takes as long as Ashby takes to serve it, not longer.
+committed in one transaction; the new syncToken only with the last page. While pages are written (two at once,
+committed in page order), the next one is being fetched, so a pass takes as long as Ashby takes to serve it, not
+longer.
 """
 
 import asyncio
@@ -156,6 +157,16 @@ async def _run(
     return result
 
 
+WRITE_DEPTH = 2
+"""Pages of one resource written at once, each in its own transaction; commits stay in page order."""
+
+
+@dataclass(slots=True)
+class _PageWrite:
+    task: "asyncio.Task[None]"
+    ids: frozenset[str]
+
+
 async def _pipeline(
     ctx: SyncContext,
     resource: Resource,
@@ -166,11 +177,18 @@ async def _pipeline(
     token: str | None,
     prior: sync_state.SyncState,
 ) -> None:
-    """Fetch pages in one task and write them in this one, one page ahead at most."""
+    """Fetch pages in one task and write them from this one: up to `WRITE_DEPTH` pages at once.
+
+    A page's transaction writes its rows and checkpoint, then commits only once the page before it has
+    committed (and rolls back if that one failed), so the checkpoint never gets ahead of the rows. A page that
+    shares a record with a page still being written waits for it before writing, so two transactions never
+    wait on each other's rows.
+    """
     queue: asyncio.Queue[Page[dict[str, Any]] | BaseException] = asyncio.Queue(maxsize=1)
     fetching = asyncio.create_task(_fetch(ctx, resource, queue, cursor=cursor, token=token))
     tally.rows, tally.pages = prior.pass_rows, prior.pass_pages
     last_token: str | None = None
+    writes: list[_PageWrite] = []
     try:
         while True:
             item = await queue.get()
@@ -180,14 +198,28 @@ async def _pipeline(
             last = not item.more_data_available
             if last and resource.mode is SyncMode.INCREMENTAL and last_token is None:
                 raise SyncProtocolError("the pass ended without a syncToken", endpoint=resource.endpoint)
-            await _write_page(ctx, resource, item, tally, last=last, sync_token=last_token)
-            if progress is not None:
-                progress(resource.name, tally.rows, tally.pages)
+            ids = frozenset(i for obj in item.raw if isinstance(i := obj.get("id"), str))
+            # Oldest first (commits are in page order): a failure raises here as the pass's error.
+            while writes and (
+                writes[0].task.done() or len(writes) >= WRITE_DEPTH or any(not w.ids.isdisjoint(ids) for w in writes)
+            ):
+                await writes.pop(0).task
+            after = writes[-1].task if writes else None
+            write = _write_page(ctx, resource, item, tally, progress, last=last, sync_token=last_token, after=after)
+            writes.append(_PageWrite(asyncio.create_task(write), ids))
             if last:
+                while writes:
+                    await writes.pop(0).task
                 return
-    finally:
+    finally:  # on success nothing is left; on a failure, pages after it must not commit
         fetching.cancel()
-        await asyncio.gather(fetching, return_exceptions=True)
+        for w in writes:
+            w.task.cancel()
+        await asyncio.gather(fetching, *(w.task for w in writes), return_exceptions=True)
+
+
+class _EarlierPageFailed(Exception):
+    """The page before this one was not committed: this one must not be either (its pass raises that failure)."""
 
 
 async def _fetch(
@@ -219,14 +251,21 @@ async def _write_page(
     resource: Resource,
     page: Page[dict[str, Any]],
     tally: _Tally,
+    progress: Progress | None,
     *,
     last: bool,
     sync_token: str | None,
+    after: "asyncio.Task[None] | None" = None,
 ) -> None:
+    """Write `page` and its checkpoint in one transaction, committed after `after` (the page before it)."""
     started = time.monotonic()
     async with ctx.pool.acquire() as conn, conn.transaction():
         await commit_without_waiting_for_disk(conn)  # a lost page is refetched from the checkpoint before it
         result = await mirror.upsert_page(conn, resource.name, ctx.account_id, page.raw)
+        if after is not None:
+            await asyncio.wait([after])
+            if after.cancelled() or after.exception() is not None:
+                raise _EarlierPageFailed
         n = len(page.raw)
         if last:
             await sync_state.complete_pass(conn, ctx.account_id, resource.name, sync_token=sync_token, rows=n)
@@ -236,6 +275,8 @@ async def _write_page(
     metrics.PAGE_WRITE_SECONDS.labels(resource.name).observe(time.monotonic() - started)
     metrics.ROWS.labels(resource.name).inc(result.written)
     _count(resource, tally, n, result)
+    if progress is not None:
+        progress(resource.name, tally.rows, tally.pages)
 
 
 def _count(resource: Resource, tally: _Tally, n: int, result: mirror.UpsertResult) -> None:

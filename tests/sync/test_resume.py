@@ -75,3 +75,39 @@ async def test_a_pass_killed_mid_way_resumes_from_its_checkpoint(
     assert after.mode == "incremental"
     assert after.rows >= 5
     await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
+
+
+@pytest.mark.sandbox(candidates=1000)
+async def test_a_page_that_fails_to_write_commits_nothing_after_it_and_the_next_pass_resumes_before_it(
+    db, fake_ashby, sync_ctx, account_id
+) -> None:
+    ids = fake_ashby.records.ids("candidates")
+    # Postgres refuses the first row of page 3, slowly, so page 4 is being written beside it when it fails.
+    async with db.acquire() as conn:
+        await conn.execute(
+            f"""create function refuse_one() returns trigger language plpgsql as $$
+                begin
+                  if new.id = '{ids[200]}' then perform pg_sleep(0.3); raise exception 'refused'; end if;
+                  return new;
+                end $$;
+                create trigger refuse_one before insert on candidates for each row execute function refuse_one();"""
+        )
+    try:
+        with pytest.raises(Exception, match="refused"):
+            await sync_resource(sync_ctx, BY_NAME["candidates"])
+        async with db.acquire() as conn:
+            failed = await sync_state.get_state(conn, account_id, "candidates")
+            stored = {r["id"] for r in await conn.fetch("select id from candidates where account_id = $1", account_id)}
+        assert failed.in_progress
+        assert failed.pass_pages == 2
+        assert stored == set(ids[:200])  # pages 1 and 2; nothing of page 3 or the pages after it
+    finally:
+        async with db.acquire() as conn:
+            await conn.execute("drop trigger refuse_one on candidates; drop function refuse_one()")
+
+    fake_ashby.reset_request_log()
+    resumed = await sync_resource(sync_ctx, BY_NAME["candidates"])
+    assert resumed.pages == 10
+    assert resumed.rows == 1000
+    assert fake_ashby.request_count("candidate.list") == 8  # from page 3 on
+    await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
