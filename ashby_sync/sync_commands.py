@@ -4,11 +4,11 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import aiohttp
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ashby_api.client import new_session
 from ashby_api.resources import RESOURCES, Resource, get_resource
 from ashby_sync.console import err, fail, out
 from core.config import Settings
@@ -70,7 +70,7 @@ def _summary(account: str, results: list[PassResult], failures: list[tuple[str, 
 async def run_sync(settings: Settings, account_ref: str | None, resources: list[Resource], full: bool) -> bool:
     """Run passes for one account (or all); prints progress and a summary. True when every pass succeeded."""
     box = SecretBox(settings.secret_key())
-    pool = await create_pool(settings.database_url, max_size=16)
+    pool = await create_pool(settings.database_url, max_size=20)
     tables: list[Table] = []
     ok = True
     try:
@@ -88,7 +88,7 @@ async def run_sync(settings: Settings, account_ref: str | None, resources: list[
             TextColumn("{task.fields[rate]:>7,.0f}/s"),
             TimeElapsedColumn(),
         )
-        async with aiohttp.ClientSession() as session:
+        async with new_session() as session:
             with Progress(*columns, console=err, transient=False) as progress:
                 for account in targets:
                     async with account_context(pool, session, box, account.id) as ctx:

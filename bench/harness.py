@@ -79,7 +79,7 @@ async def bench_database(base_url: str) -> AsyncIterator[BenchDB]:
     name = f"ashby_bench_{uuid.uuid4().hex[:8]}"
     url = ADMIN_URL.rpartition("/")[0] + "/" + name
     await migrate(url)
-    pool = await create_pool(url, max_size=16)
+    pool = await create_pool(url, max_size=20)
     box = SecretBox(SecretStr(SECRET_KEY))
     try:
         async with pool.acquire() as conn:

@@ -1,7 +1,7 @@
 """One sync pass of one (account, resource): fetch pages from Ashby, write them to the mirror, checkpoint.
 
 A pass is resumable and exact (DESIGN.md invariant 6): each page's rows and the cursor of the next page are
-committed in one transaction; the new syncToken only with the last page. While pages are written (two at once,
+committed in one transaction; the new syncToken only with the last page. While pages are written (three at once,
 committed in page order), the next one is being fetched, so a pass takes as long as Ashby takes to serve it, not
 longer.
 """
@@ -157,7 +157,7 @@ async def _run(
     return result
 
 
-WRITE_DEPTH = 2
+WRITE_DEPTH = 3
 """Pages of one resource written at once, each in its own transaction; commits stay in page order."""
 
 

@@ -1,10 +1,10 @@
 """The arq worker: its jobs, crons, lifecycle hooks and retry policy."""
 
-import aiohttp
 from arq import Worker, cron
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import func
 
+from ashby_api.client import new_session
 from core.config import Settings
 from core.queue import QUEUE_NAME, JobName
 from store.pool import create_pool as create_pg_pool
@@ -45,11 +45,11 @@ def build_worker(
     """The worker for `settings`; `burst` runs what is queued and returns; `crons=False` leaves out the crons."""
 
     async def on_startup(ctx: Ctx) -> None:
-        pool = await create_pg_pool(settings.database_url, max_size=settings.worker_max_jobs + 4)
+        pool = await create_pg_pool(settings.database_url, max_size=settings.worker_max_jobs + 8)
         ctx["deps"] = Deps(
             settings=settings,
             pool=pool,
-            session=aiohttp.ClientSession(),
+            session=new_session(),
             box=SecretBox(settings.secret_key()),
             queue=ctx["redis"],
         )
