@@ -7,13 +7,12 @@ import sys
 from collections.abc import Coroutine
 from typing import Any, NoReturn, TypeVar
 
-import aiohttp
 import structlog
 import typer
 from pydantic import SecretStr
 from rich.console import Console
 
-from ashby_api.client import AshbyClient
+from ashby_api.client import AshbyClient, new_session
 from ashby_api.errors import AshbyForbidden, AshbyTransportError, AshbyUnauthorized
 from core.config import Settings
 from core.errors import AppError, ConfigError
@@ -62,7 +61,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 async def verify_api_key(base_url: str, api_key: SecretStr) -> list[str]:
     """The scopes of `api_key` per Ashby's apiKey.info; AppError with a clear message when Ashby refuses it."""
-    async with aiohttp.ClientSession() as session:
+    async with new_session() as session:
         client = AshbyClient(session, base_url=base_url, api_key=api_key, timeout=15)
         try:
             info = await client.api_key_info()

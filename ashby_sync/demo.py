@@ -6,13 +6,12 @@ import os
 import uuid
 from typing import Annotated
 
-import aiohttp
 import typer
 from aiohttp import web
 from pydantic import SecretStr
 from rich.table import Table
 
-from ashby_api.client import AshbyClient
+from ashby_api.client import AshbyClient, new_session
 from ashby_api.resources import RESOURCES
 from ashby_sim.command import start_sandbox
 from ashby_sim.state import SimState
@@ -67,7 +66,7 @@ async def _with_sandbox(settings: Settings, state: SimState) -> None:
     out.print(f"   account id {account.id}; API key stored encrypted")
 
     _step(4, "Fetching a first page of candidates from Ashby")
-    async with aiohttp.ClientSession() as session:
+    async with new_session() as session:
         client = AshbyClient(session, base_url=state.base_url, api_key=state.api_key)
         key = await client.api_key_info()
         page = await client.list_candidates(limit=5)
@@ -102,7 +101,7 @@ async def _with_sandbox(settings: Settings, state: SimState) -> None:
 async def _webhooks(settings: Settings, state: SimState, account_id: uuid.UUID, box: SecretBox, url: str) -> None:
     pool = await create_pool(settings.database_url, max_size=4)
     try:
-        async with aiohttp.ClientSession() as session, account_context(pool, session, box, account_id) as ctx:
+        async with new_session() as session, account_context(pool, session, box, account_id) as ctx:
             registered = await register_webhooks(ctx, box, url)
         enabled = sum(1 for r in registered if r.enabled)
         out.print(f"   receiver at {url}; {enabled} of {len(registered)} webhook types registered and enabled")

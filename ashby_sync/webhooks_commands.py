@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ashby_api.client import new_session
 from ashby_api.retry import Retrier, RetryPolicy
 from ashby_sync.console import fail, load_settings, out, run
 from core.config import Settings
@@ -59,7 +60,7 @@ async def _env(settings: Settings) -> AsyncIterator[_Env]:
     box = SecretBox(settings.secret_key())
     pool = await create_pool(settings.database_url, max_size=4)
     try:
-        async with aiohttp.ClientSession() as session:
+        async with new_session() as session:
             yield _Env(pool, session, box)
     finally:
         await pool.close()

@@ -9,8 +9,7 @@ import argparse
 import asyncio
 import time
 
-import aiohttp
-
+from ashby_api.client import new_session
 from bench.harness import AUTH, bench_database, sandbox
 from bench.sync_throughput import RESOURCES
 from core.heap import tune_for_service
@@ -19,7 +18,7 @@ from sync.accounts import account_context, sync_account
 
 async def request_counts(base_url: str) -> dict[str, int]:
     async with (
-        aiohttp.ClientSession() as session,
+        new_session() as session,
         session.get(f"{base_url}/_sim/requests", headers=AUTH) as resp,
     ):
         counts: dict[str, int] = (await resp.json())["results"]["counts"]
@@ -29,7 +28,7 @@ async def request_counts(base_url: str) -> dict[str, int]:
 async def main(candidates: int, latency_ms: int) -> None:
     async with sandbox(candidates, latency_ms=latency_ms) as base_url, bench_database(base_url) as db:
         before = await request_counts(base_url)
-        async with aiohttp.ClientSession() as session, account_context(db.pool, session, db.box, db.account_id) as ctx:
+        async with new_session() as session, account_context(db.pool, session, db.box, db.account_id) as ctx:
             started = time.perf_counter()
             results, failures = await sync_account(ctx, RESOURCES, concurrency=4)
             wall = time.perf_counter() - started

@@ -15,10 +15,9 @@ import asyncio
 import io
 import time
 
-import aiohttp
 import orjson
 
-from ashby_api.client import AshbyClient
+from ashby_api.client import AshbyClient, new_session
 from ashby_api.resources import BY_NAME
 from bench.harness import API_KEY, bench_database, sandbox
 from core.heap import tune_for_service
@@ -30,7 +29,7 @@ RESOURCES = [BY_NAME[n] for n in ("candidates", "applications", "jobs", "offers"
 async def fetch_all(base_url: str) -> dict[str, list[bytes]]:
     """Every row of the benchmarked resources as JSON, fetched once for the baseline."""
     rows: dict[str, list[bytes]] = {}
-    async with aiohttp.ClientSession() as session:
+    async with new_session() as session:
         client = AshbyClient(session, base_url=base_url, api_key=API_KEY)
         for r in RESOURCES:
             out = rows.setdefault(r.name, [])
@@ -46,7 +45,7 @@ async def fetch_all(base_url: str) -> dict[str, list[bytes]]:
 
 async def main(candidates: int, *, pregenerate: bool) -> None:
     async with sandbox(candidates, pregenerate=pregenerate) as base_url, bench_database(base_url) as db:
-        async with aiohttp.ClientSession() as session, account_context(db.pool, session, db.box, db.account_id) as ctx:
+        async with new_session() as session, account_context(db.pool, session, db.box, db.account_id) as ctx:
             started = time.perf_counter()
             results, failures = await sync_account(ctx, RESOURCES, concurrency=4)
             ours = time.perf_counter() - started
