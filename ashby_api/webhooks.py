@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 SIGNATURE_HEADER = "Ashby-Signature"
 _PREFIX = "sha256="
+_HEX_DIGITS = 64  # a SHA-256 digest in hex
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -22,11 +23,16 @@ def verify_signature(secrets: Iterable[str], body: bytes, header: str | None) ->
     """
     if not header or not header.startswith(_PREFIX):
         return False
-    given = header[len(_PREFIX) :].strip().lower().encode()
+    text = header[len(_PREFIX) :].strip()
+    if len(text) != _HEX_DIGITS:
+        return False
+    try:
+        given = bytes.fromhex(text)  # a shorter digest (fromhex skips spaces) matches no secret below
+    except ValueError:  # not hex
+        return False
     matched = False
     for secret in secrets:
-        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
-        matched |= hmac.compare_digest(expected, given)
+        matched |= hmac.compare_digest(hmac.digest(secret.encode(), body, "sha256"), given)
     return matched
 
 

