@@ -119,14 +119,15 @@ async def generate(url: str, raw: bytes, requests: int, concurrency: int, second
 
         await run(warmup, None, time.perf_counter() + seconds)
         latencies: list[float] = []
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         await run(measured, latencies, started + seconds)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     latencies.sort()
     n = len(latencies)
     return {
         "requests": n,
         "rps": n / elapsed,
+        "client_us": cpu / n * 1e6 if n else 0,
         "p50_ms": latencies[n // 2] * 1000 if n else 0,
         "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else 0,
         "statuses": statuses,
@@ -158,12 +159,24 @@ def _cpu(a: Any, b: Any) -> float:
     return float((b.user + b.system) - (a.user + a.system))
 
 
+def postgres_cpu_s() -> float:
+    """CPU seconds used so far by the local Postgres server's processes that are still running."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        times = proc.info["cpu_times"]
+        if proc.info["name"] == "postgres" and times is not None:
+            total += times.user + times.system
+    return total
+
+
 # --- the run --------------------------------------------------------------------------------------------------
 async def phase(proc: asyncio.subprocess.Process, url: str, template_path: str, args: argparse.Namespace) -> dict:
     cpu = psutil.Process(proc.pid)
-    before = cpu.cpu_times()
+    before, postgres_before = cpu.cpu_times(), postgres_cpu_s()
     result = await load(url, template_path, args.requests, args.concurrency, args.seconds)
-    result["cpu_us"] = _cpu(before, cpu.cpu_times()) / (result["requests"] + WARMUP) * 1e6
+    served = result["requests"] + WARMUP
+    result["cpu_us"] = _cpu(before, cpu.cpu_times()) / served * 1e6
+    result["postgres_us"] = (postgres_cpu_s() - postgres_before) / served * 1e6
     return result
 
 
@@ -234,11 +247,15 @@ async def main(args: argparse.Namespace) -> int:
         f"webhook ingest: {body_bytes} B signed candidateHire bodies, {args.concurrency} connections, loopback,"
         f" {os.cpu_count()} CPUs, load average {load_avg:.2f} at start"
     )
-    print(f"{'round':<6} {'server':<22} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>11}")
+    print("CPU µs per request: of the server, of Postgres, and of the load generator")
+    header = f"{'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+    header += f" {'server µs':>10} {'Postgres µs':>12} {'client µs':>10}"
+    print(f"{'round':<6} {'server':<22} {header}")
     for i, pair in enumerate(rounds, 1):
         for label, r in zip(("bare aiohttp handler", "ashby-sync serve"), pair, strict=True):
             figures = (
-                f"{r['requests']:>9} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['cpu_us']:>11.0f}"
+                f"{r['requests']:>9} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
+                f" {r['cpu_us']:>10.0f} {r['postgres_us']:>12.0f} {r['client_us']:>10.0f}"
             )
             print(f"{i:<6} {label:<22} {figures}")
     ratio = median([serve["rps"] / bare["rps"] for bare, serve in rounds])
