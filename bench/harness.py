@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import aiohttp
 import asyncpg
+import psutil
 from pydantic import SecretStr
 
 from store import accounts
@@ -24,6 +25,28 @@ ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://127.0.0.1:5432/po
 API_KEY = "bench-key"
 AUTH = {"Authorization": aiohttp.encode_basic_auth(API_KEY, "")}
 SECRET_KEY = generate_key()
+
+
+def postgres_cpu_s() -> float:
+    """CPU seconds used so far by the local Postgres server's processes that are still running."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        times = proc.info["cpu_times"]
+        if proc.info["name"] == "postgres" and times is not None:
+            total += times.user + times.system
+    return total
+
+
+def children_cpu_s() -> float:
+    """CPU seconds used so far by this process's running children (the sandbox, when one runs)."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def free_port() -> int:

@@ -19,7 +19,7 @@ import orjson
 
 from ashby_api.client import AshbyClient, new_session
 from ashby_api.resources import BY_NAME
-from bench.harness import API_KEY, bench_database, sandbox
+from bench.harness import API_KEY, bench_database, children_cpu_s, postgres_cpu_s, sandbox
 from core.heap import tune_for_service
 from sync.accounts import account_context, sync_account
 
@@ -46,9 +46,12 @@ async def fetch_all(base_url: str) -> dict[str, list[bytes]]:
 async def main(candidates: int, *, pregenerate: bool) -> None:
     async with sandbox(candidates, pregenerate=pregenerate) as base_url, bench_database(base_url) as db:
         async with new_session() as session, account_context(db.pool, session, db.box, db.account_id) as ctx:
-            started = time.perf_counter()
+            started, cpu_started, postgres_started = time.perf_counter(), time.process_time(), postgres_cpu_s()
+            sandbox_started = children_cpu_s()
             results, failures = await sync_account(ctx, RESOURCES, concurrency=4)
             ours = time.perf_counter() - started
+            ours_cpu, ours_postgres = time.process_time() - cpu_started, postgres_cpu_s() - postgres_started
+            ours_sandbox = children_cpu_s() - sandbox_started
         assert not failures, failures
         records = sum(r.rows for r in results)
 
@@ -61,7 +64,7 @@ async def main(candidates: int, *, pregenerate: bool) -> None:
             )
             if compression == b"l":
                 await conn.execute("alter table baseline_rows alter column raw set compression lz4")
-            started = time.perf_counter()
+            started, cpu_started, postgres_started = time.perf_counter(), time.process_time(), postgres_cpu_s()
             for objs in rows.values():
                 # COPY's text format: one line per row, tab-separated; backslashes escaped
                 account = str(db.account_id).encode()
@@ -70,13 +73,16 @@ async def main(candidates: int, *, pregenerate: bool) -> None:
                 )
                 await conn.copy_to_table("baseline_rows", source=io.BytesIO(lines), format="text")
             base = time.perf_counter() - started
+            base_cpu, base_postgres = time.process_time() - cpu_started, postgres_cpu_s() - postgres_started
         assert sum(len(v) for v in rows.values()) == records
 
     vendor = "pregenerated (serving bytes only)" if pregenerate else "generated on demand"
     print(f"full pass of {candidates:,} candidates + applications, jobs, offers: {records:,} records")
     print(f"  sandbox pages: {vendor}")
-    print(f"  ashby-sync full pass : {ours:7.2f} s  {records / ours:10,.0f} records/s")
-    print(f"  baseline COPY        : {base:7.2f} s  {records / base:10,.0f} records/s")
+    print(f"  ashby-sync full pass : {ours:7.2f} s  {records / ours:10,.0f} records/s", end="")
+    print(f"  (CPU: this process {ours_cpu:5.1f} s, Postgres {ours_postgres:5.1f} s, sandbox {ours_sandbox:4.1f} s)")
+    print(f"  baseline COPY        : {base:7.2f} s  {records / base:10,.0f} records/s", end="")
+    print(f"  (CPU: this process {base_cpu:5.1f} s, Postgres {base_postgres:5.1f} s)")
     print(f"  ratio (ours / baseline throughput): {base / ours:.2f}   target >= 0.5")
 
 

@@ -3,8 +3,10 @@
 A real `ashby-sync serve` and a real `ashby-sync worker` (subprocesses, Postgres, Redis) receive signed
 `applicationUpdate` webhooks at a steady rate (200/s by default); each carries a new `updatedAt`. A poller in
 this process watches the mirror every 5 ms and records when each change shows. Figure: p50/p99 of send ->
-visible, next to the receiver's own answer time (send -> 200) measured on the same requests.
-Target: p99 under 250 ms. Run: `uv run python -m bench.webhook_freshness [--rate 200] [--seconds 10]`.
+visible, next to the receiver's own answer time (send -> 200) measured on the same requests. The first second
+(services cold: pools, prepared statements and HTTP sessions still opening) is reported apart from the
+measured seconds after it. Target: p99 under 250 ms.
+Run: `uv run python -m bench.webhook_freshness [--rate 200] [--seconds 10]`.
 """
 
 import argparse
@@ -31,6 +33,7 @@ from sync.accounts import account_context, sync_account
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 WEBHOOK_SECRET = "bench-webhook-secret"
+WARMUP_S = 1  # reported on its own: the first events pay for connections, statements and sessions opening
 
 
 def pct(values: list[float], q: float) -> float:
@@ -75,25 +78,34 @@ async def main(rate: int, seconds: int) -> None:
             url = f"http://127.0.0.1:{port}"
             await wait_ready(url)
             cpu = [psutil.Process(p.pid) for p in procs]
+            before = [sum(c.cpu_times()[:2]) for c in cpu]  # start-up (imports, connections) is not the run's
             started = time.perf_counter()
-            sent, acked, seen = await drive(db, applications, url, rate, seconds)
+            sent, acked, seen = await drive(db, applications, url, rate, WARMUP_S + seconds)
             wall = time.perf_counter() - started
-            busy = [sum(c.cpu_times()[:2]) / wall for c in cpu]
+            busy = [(sum(c.cpu_times()[:2]) - b) / wall for c, b in zip(cpu, before, strict=True)]
         finally:
             for p in procs:
                 p.terminate()
                 await p.wait()
 
     print(f"  CPU busy during the run: serve {busy[0]:.0%}, worker {busy[1]:.0%} of one core")
-    fresh = [seen[i] - sent[i] for i in sent if i in seen]
-    answer = [acked[i] - sent[i] for i in sent if i in acked]
-    print(f"freshness at {rate} webhooks/s for {seconds} s: {len(sent):,} sent, {len(fresh):,} visible in the mirror")
-    p50, p99 = pct(answer, 50) * 1000, pct(answer, 99) * 1000
-    print(f"  receiver answer (send -> 200)     p50 {p50:6.1f} ms   p99 {p99:6.1f} ms")
-    print(
-        f"  freshness (send -> mirror row)    p50 {pct(fresh, 50) * 1000:6.1f} ms   p99 {pct(fresh, 99) * 1000:6.1f} ms"
-        f"   max {max(fresh) * 1000:6.1f} ms   target p99 < 250 ms"
-    )
+    warm = rate * WARMUP_S  # events 0..warm-1 were sent in the first WARMUP_S seconds
+    lost = [i for i in sent if i not in seen]
+    print(f"{len(sent):,} webhooks sent at {rate}/s, {len(sent) - len(lost):,} visible in the mirror")
+    for label, ids in (
+        (f"first {WARMUP_S} s, services cold", range(warm)),
+        (f"next {seconds} s", range(warm, len(sent))),
+    ):
+        fresh = [seen[i] - sent[i] for i in ids if i in seen]
+        answer = [acked[i] - sent[i] for i in ids if i in acked]
+        print(f"{label}: {len(fresh):,} events")
+        p50, p99 = pct(answer, 50) * 1000, pct(answer, 99) * 1000
+        print(f"  receiver answer (send -> 200)     p50 {p50:6.1f} ms   p99 {p99:6.1f} ms")
+        print(
+            f"  freshness (send -> mirror row)    p50 {pct(fresh, 50) * 1000:6.1f} ms"
+            f"   p99 {pct(fresh, 99) * 1000:6.1f} ms   max {max(fresh) * 1000:6.1f} ms"
+        )
+    print("target: p99 < 250 ms over the measured seconds (after the first)")
 
 
 async def drive(db, applications, url, rate, seconds):

@@ -30,7 +30,7 @@ import psutil
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from bench.harness import SECRET_KEY, bench_database, free_port
+from bench.harness import SECRET_KEY, bench_database, free_port, postgres_cpu_s
 from store import accounts
 
 BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -157,16 +157,6 @@ async def receiver_metrics(url: str) -> dict[str, float]:
 
 def _cpu(a: Any, b: Any) -> float:
     return float((b.user + b.system) - (a.user + a.system))
-
-
-def postgres_cpu_s() -> float:
-    """CPU seconds used so far by the local Postgres server's processes that are still running."""
-    total = 0.0
-    for proc in psutil.process_iter(["name", "cpu_times"]):
-        times = proc.info["cpu_times"]
-        if proc.info["name"] == "postgres" and times is not None:
-            total += times.user + times.system
-    return total
 
 
 # --- the run --------------------------------------------------------------------------------------------------
