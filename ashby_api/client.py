@@ -181,6 +181,11 @@ class AshbyClient(AshbyWrites):
         Raises:
             AshbyError: the subclass for the failure (see `ashby_api.errors`).
         """
+        payload, _ = await self._post(endpoint, body)
+        return payload
+
+    async def _post(self, endpoint: str, body: Mapping[str, Any] | None) -> tuple[dict[str, Any], bytes]:
+        """The success envelope of `endpoint` called with `body`, and the response bytes it was decoded from."""
         data = orjson.dumps(dict(body or {}))
         async with self._semaphore:
             try:
@@ -198,7 +203,7 @@ class AshbyClient(AshbyWrites):
                 raise AshbyTransportError(f"timed out after {self.timeout:g}s", endpoint=endpoint) from exc
             except aiohttp.ClientError as exc:
                 raise AshbyTransportError(f"request failed ({type(exc).__name__})", endpoint=endpoint) from exc
-        return decode_response(endpoint, status, headers, content)
+        return decode_response(endpoint, status, headers, content), content
 
     # Lists ----------------------------------------------------------------------------------------------------
 
@@ -226,7 +231,7 @@ class AshbyClient(AshbyWrites):
                 body["syncToken"] = sync_token
         if cursor is not None:
             body["cursor"] = cursor
-        payload = await self.call(endpoint, body)
+        payload, content = await self._post(endpoint, body)
         raw = payload.get("results")
         if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
             raise AshbyProtocolError("results is not a list of objects", endpoint=endpoint)
@@ -237,6 +242,7 @@ class AshbyClient(AshbyWrites):
             next_cursor=next_cursor if isinstance(next_cursor, str) and next_cursor else None,
             more_data_available=payload.get("moreDataAvailable") is True,
             sync_token=token if isinstance(token, str) and token else None,
+            body=content,
         )
 
     async def list_models(

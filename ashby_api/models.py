@@ -430,7 +430,9 @@ class Page(Generic[M]):
     """One page of a list endpoint.
 
     `results` are the parsed objects and `raw` the same objects exactly as Ashby sent them (for the mirror's
-    `raw jsonb`), in the same order. `sync_token` is set on the last page of an incremental pass.
+    `raw jsonb`), in the same order. `sync_token` is set on the last page of an incremental pass. `body` is
+    the response the page was read from, when kept (`AshbyClient.list_page`): its `results` array is `raw`,
+    so the mirror can store the objects without encoding them again.
     """
 
     results: list[M]
@@ -438,3 +440,4 @@ class Page(Generic[M]):
     next_cursor: str | None = None
     more_data_available: bool = False
     sync_token: str | None = None
+    body: bytes | None = field(default=None, compare=False, repr=False)  # PII: never in a repr or log line

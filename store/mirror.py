@@ -25,11 +25,15 @@ class Rejected:
 
 @dataclass(slots=True)
 class PreparedPage:
-    """A page turned into column arrays, deduplicated by id (the newest version of an id wins)."""
+    """A page turned into column arrays, deduplicated by id (the newest version of an id wins).
+
+    `positions` are where each row's object is in the page (from 1); `raw` holds empty strings when not dumped.
+    """
 
     ids: list[str] = field(default_factory=list)
     updated_at: list[datetime | None] = field(default_factory=list)
     raw: list[str] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
     columns: list[list[Any]] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
 
@@ -69,11 +73,14 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-def prepare_page(table: MirrorTable, objects: Iterable[Obj]) -> PreparedPage:
-    """Extract the typed columns of every object; bad fields become NULL and are reported, never raised."""
+def prepare_page(table: MirrorTable, objects: Iterable[Obj], *, dump_raw: bool = True) -> PreparedPage:
+    """Extract the typed columns of every object; bad fields become NULL and are reported, never raised.
+
+    With `dump_raw=False` the objects are not encoded for `raw`: the caller sends the page's own JSON instead.
+    """
     page = PreparedPage(columns=[[] for _ in table.columns])
     index: dict[str, int] = {}
-    for obj in objects:
+    for position, obj in enumerate(objects, 1):
         oid = obj.get("id") if type(obj) is dict else None
         if type(oid) is not str or not oid or len(oid) > MAX_ID or "\x00" in oid:
             page.rejected.append(Rejected(None, "id"))
@@ -83,7 +90,7 @@ def prepare_page(table: MirrorTable, objects: Iterable[Obj]) -> PreparedPage:
         except BadFieldError:
             updated = None
             page.rejected.append(Rejected(oid, "updatedAt"))
-        raw, had_nul = _dump(obj)
+        raw, had_nul = _dump(obj) if dump_raw else ("", False)
         if had_nul:
             page.rejected.append(Rejected(oid, "raw: NUL replaced by U+FFFD"))
         values: list[Any] = []
@@ -101,6 +108,7 @@ def prepare_page(table: MirrorTable, objects: Iterable[Obj]) -> PreparedPage:
                 continue
             page.updated_at[at] = updated
             page.raw[at] = raw
+            page.positions[at] = position
             for i, v in enumerate(values):
                 page.columns[i][at] = v
             continue
@@ -108,6 +116,7 @@ def prepare_page(table: MirrorTable, objects: Iterable[Obj]) -> PreparedPage:
         page.ids.append(oid)
         page.updated_at.append(updated)
         page.raw.append(raw)
+        page.positions.append(position)
         for i, v in enumerate(values):
             page.columns[i].append(v)
     return page
@@ -118,21 +127,38 @@ def _array_type(pg_type: str) -> str:
 
 
 @cache
-def upsert_sql(table_name: str, *, revive_deleted: bool = True) -> str:
+def upsert_sql(table_name: str, *, revive_deleted: bool = True, from_page: bool = False) -> str:
     """The one statement that writes a page into `table_name`, newer updatedAt winning.
 
     Every listed row is touched (`synced_at`, which is how a full pass knows what it saw), but its data only
     changes when the incoming version is at least as new as the stored one. Doing both in one
     INSERT ... ON CONFLICT keeps it to a single index probe per row. With `revive_deleted=False` a row marked
     deleted keeps its deletion (and its cleared PII) whatever the incoming version says.
+
+    Parameters: $1 the account, $2 ids, $3 updatedAt, $4 the raw objects (JSON text each), then one array per
+    typed column. `from_page`: $4 is instead the whole response the page came from, and a last parameter gives
+    each row's position in its `results`; Postgres parses the page once and the objects are not encoded again.
     """
     table = TABLES[table_name]
     names = [c.name for c in table.columns]
-    unnest_args = ", ".join(
-        ["$2::text[]", "$3::timestamptz[]", "$4::text[]"]
-        + [f"${i + 5}::{_array_type(c.pg_type)}" for i, c in enumerate(table.columns)]
-    )
-    aliases = ", ".join(["id", "updated_at", "raw", *[f"c{i}" for i in range(len(names))]])
+    columns = [f"${i + 5}::{_array_type(c.pg_type)}" for i, c in enumerate(table.columns)]
+    aliases = [f"c{i}" for i in range(len(names))]
+    if from_page:
+        unnest_args = ", ".join(["$2::text[]", "$3::timestamptz[]", *columns, f"${len(names) + 5}::bigint[]"])
+        source = f"""page as (
+  select e.raw, e.position
+  from jsonb_array_elements(($4::text::jsonb) -> 'results') with ordinality as e(raw, position)
+), input as (
+  select u.*, page.raw from unnest({unnest_args}) as u({", ".join(["id", "updated_at", *aliases, "position"])})
+  join page using (position)
+)"""
+        raw = "raw"
+    else:
+        unnest_args = ", ".join(["$2::text[]", "$3::timestamptz[]", "$4::text[]", *columns])
+        source = f"""input as (
+  select * from unnest({unnest_args}) as u({", ".join(["id", "updated_at", "raw", *aliases])})
+)"""
+        raw = "raw::jsonb"
     selects = ", ".join(f"c{i}::text[]" if c.pg_type == "text[]" else f"c{i}" for i, c in enumerate(table.columns))
     newer = "(t.updated_at is null or t.updated_at <= excluded.updated_at)"
     if not revive_deleted:
@@ -141,11 +167,9 @@ def upsert_sql(table_name: str, *, revive_deleted: bool = True) -> str:
         f"{n} = case when {newer} then excluded.{n} else t.{n} end" for n in ("updated_at", "raw", *names)
     )
     return f"""
-with input as (
-  select * from unnest({unnest_args}) as u({aliases})
-), upserted as (
+with {source}, upserted as (
   insert into {table.name} as t (account_id, id, updated_at, raw, synced_at, deleted_at, {", ".join(names)})
-  select $1, id, updated_at, raw::jsonb, now(), null, {selects} from input
+  select $1, id, updated_at, {raw}, now(), null, {selects} from input
   on conflict (account_id, id) do update set
     synced_at = excluded.synced_at,
     deleted_at = case when {newer} then null else t.deleted_at end,
@@ -157,6 +181,12 @@ select count(*) filter (where u.updated_at is not distinct from i.updated_at and
 from upserted u join input i using (id)"""
 
 
+def _parses_as_sent(body: bytes) -> bool:
+    """Whether Postgres reads `body` as the client did: no \\u escapes (it refuses \\u0000 and lone
+    surrogates, which the objects path replaces or fails on with a clear error)."""
+    return b"\\u" not in body
+
+
 async def upsert_page(
     conn: Conn,
     table_name: str,
@@ -164,19 +194,31 @@ async def upsert_page(
     objects: Sequence[Obj],
     *,
     revive_deleted: bool = True,
+    page_body: bytes | None = None,
 ) -> UpsertResult:
     """Write one page of Ashby objects into a mirror table in one statement; older versions never win.
 
     A sync pass revives a deleted row it lists (Ashby has it, so it exists). A webhook must not: a late or
     reordered delivery about a deleted object would otherwise bring it, and its PII, back; pass
     `revive_deleted=False`. Such rows count as stale.
+
+    `page_body`: the response `objects` were decoded from (its `results` are `objects`, in order). Postgres
+    then reads `raw` from it instead of from each object encoded again, which costs this process a fifth of
+    its time per page.
     """
     table = TABLES[table_name]
-    page = prepare_page(table, objects)
+    from_page = page_body is not None and _parses_as_sent(page_body)
+    page = prepare_page(table, objects, dump_raw=not from_page)
     if not page.ids:
         return UpsertResult(0, 0, tuple(page.rejected))
-    sql = upsert_sql(table_name, revive_deleted=revive_deleted)
-    row = await conn.fetchrow(sql, account_id, page.ids, page.updated_at, page.raw, *page.columns)
+    sql = upsert_sql(table_name, revive_deleted=revive_deleted, from_page=from_page)
+    args: list[Any]
+    if from_page:
+        assert page_body is not None
+        args = [page_body.decode(), *page.columns, page.positions]
+    else:
+        args = [page.raw, *page.columns]
+    row = await conn.fetchrow(sql, account_id, page.ids, page.updated_at, *args)
     assert row is not None
     return UpsertResult(int(row["written"]), int(row["stale"]), tuple(page.rejected))
 

@@ -261,7 +261,7 @@ async def _write_page(
     started = time.monotonic()
     async with ctx.pool.acquire() as conn, conn.transaction():
         await commit_without_waiting_for_disk(conn)  # a lost page is refetched from the checkpoint before it
-        result = await mirror.upsert_page(conn, resource.name, ctx.account_id, page.raw)
+        result = await mirror.upsert_page(conn, resource.name, ctx.account_id, page.raw, page_body=page.body)
         if after is not None:
             await asyncio.wait([after])
             if after.cancelled() or after.exception() is not None:
@@ -301,7 +301,7 @@ async def _run_per_parent(ctx: SyncContext, resource: Resource, tally: _Tally, p
         fetch = partial(ctx.client.list_page, resource, params={resource.parent_param: parent_id})
         page = await ctx.retry(fetch)
         async with ctx.pool.acquire() as conn, conn.transaction():
-            result = await mirror.upsert_page(conn, resource.name, ctx.account_id, page.raw)
+            result = await mirror.upsert_page(conn, resource.name, ctx.account_id, page.raw, page_body=page.body)
         _count(resource, tally, len(page.raw), result)
         if progress is not None:
             progress(resource.name, tally.rows, tally.pages)

@@ -1,5 +1,6 @@
 import uuid
 
+import orjson
 import pytest
 from pydantic import SecretStr
 
@@ -122,4 +123,59 @@ async def test_nul_characters_and_tricky_array_values_never_break_a_page(db, acc
     assert {r.field for r in result.rejected} >= {"id", "name", "company", "raw: NUL replaced by U+FFFD"}
     assert row["name"] is None
     assert row["tags"] == ['say "hi"', "back\\slash", 'a","b']
+    assert row["raw"]["name"] == "Nul\ufffdName"
+
+
+async def _add_account(db, name: str) -> uuid.UUID:
+    async with db.acquire() as conn:
+        acct = await accounts.add_account(
+            conn, SecretBox(SecretStr(generate_key())), name=name, api_key=SecretStr("k"), base_url="http://x"
+        )
+    return acct.id
+
+
+async def _rows(conn, table: str, account: uuid.UUID) -> list[dict]:
+    rows = await conn.fetch(f"select * from {table} where account_id = $1 order by id", account)
+    return [{k: v for k, v in r.items() if k not in ("account_id", "synced_at")} for r in rows]
+
+
+async def test_a_page_written_from_its_response_body_equals_one_written_from_its_objects(db, account_id) -> None:
+    objects = [
+        candidate("c1", "2025-01-01T00:00:00Z", name="Zoë Ångström 日本"),  # raw UTF-8, not \u escapes
+        {"name": "no id"},  # rejected: positions of the rows after it must still line up
+        candidate("c2", "2025-01-03T00:00:00Z", name="newer first"),
+        candidate("c2", "2025-01-02T00:00:00Z", name="older second"),  # the same id twice: the newer wins
+        candidate("c3", "2025-01-02T00:00:00Z", name="older first"),
+        candidate("c3", "2025-01-03T00:00:00Z", name="newer second", school="x" * 5000),  # too long for a column
+        candidate("c4", "not a time", score=1.5e300, big=12345678901234567),
+    ]
+    body = orjson.dumps({"success": True, "results": objects, "moreDataAvailable": False})
+    assert b"\\u" not in body  # the case the body is used for
+    other = await _add_account(db, "other")
+    async with db.acquire() as conn:
+        from_objects = await mirror.upsert_page(conn, "candidates", account_id, objects)
+        from_body = await mirror.upsert_page(conn, "candidates", other, objects, page_body=body)
+        expected, got = await _rows(conn, "candidates", account_id), await _rows(conn, "candidates", other)
+    assert got == expected
+    assert [r["name"] for r in got] == ["Zoë Ångström 日本", "newer first", "newer second", "Ada Lovelace"]
+    assert got[2]["raw"]["school"] == "x" * 5000
+    assert got[2]["school"] is None
+    assert got[3]["updated_at"] is None
+    assert (from_body.written, from_body.stale, from_body.rejected) == (
+        from_objects.written,
+        from_objects.stale,
+        from_objects.rejected,
+    )
+
+
+async def test_a_response_body_with_unicode_escapes_is_written_from_its_objects(db, account_id) -> None:
+    # Postgres refuses \u0000 in jsonb: such a page goes the objects' way, NUL replaced and reported.
+    objects = [candidate("c1", "2025-01-01T00:00:00Z", name="Nul\x00Name")]
+    body = orjson.dumps({"success": True, "results": objects})
+    assert b"\\u0000" in body
+    async with db.acquire() as conn:
+        result = await mirror.upsert_page(conn, "candidates", account_id, objects, page_body=body)
+        row = await conn.fetchrow("select name, raw from candidates where id = 'c1'")
+    assert result.written == 1
+    assert "raw: NUL replaced by U+FFFD" in {r.field for r in result.rejected}
     assert row["raw"]["name"] == "Nul\ufffdName"
