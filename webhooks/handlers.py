@@ -95,8 +95,8 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
 def _parse(body: bytes) -> tuple[str, str] | None:
     """(webhookActionId, action) of a well-formed envelope `{webhookActionId, action, data: {...}}`, else None.
 
-    pydantic's JSON parser (the one the worker reads the inbox with), without building a model: this runs for
-    every delivery, and a model cost twice the parse. The inbox keeps the raw bytes, not what is parsed here.
+    The envelope is checked on pydantic-core's parse of the body, without building a model: this runs for every
+    delivery, and a model cost twice the parse. The inbox keeps the raw bytes, not what is parsed here.
     """
     try:
         envelope = pydantic_core.from_json(body)
