@@ -454,9 +454,17 @@ create index if not exists interview_schedules_application on interview_schedule
 create index if not exists application_feedback_application on application_feedback (account_id, application_id);
 create index if not exists interview_stages_plan on interview_stages (account_id, interview_plan_id);
 
--- Webhook bodies and mirror objects of a few KB are compressed when stored; lz4 costs Postgres less than the
--- default pglz (a third less per inbox batch, 9-13 % less per page of a full pass). Only columns not yet on
--- lz4 are altered, so migrating again takes no lock.
+-- Storage of the large columns. Only columns not yet set are altered, so migrating again takes no lock.
+--
+-- Webhook bodies and mirror objects of a few KB are compressed with lz4, which costs Postgres less than the
+-- default pglz (a third less per inbox batch, 9-13 % less per page of a full pass).
+--
+-- A candidate row (its raw object, the typed copies and the search text) is 2.3-2.8 KB, over Postgres' 2 KB
+-- TOAST threshold even with raw compressed, so by default nearly every raw went out of line: a second row and
+-- index entry in the TOAST table per candidate, written and read back. With every variable-length column on
+-- MAIN storage the values are compressed in the row, and one moves out of line only when a row is still over
+-- a page once compressed (5 % less Postgres CPU per candidate written, 3 % more space). Every column: Postgres
+-- would move an EXTENDED column out before compressing a MAIN one.
 do $$
 declare
   col record;
@@ -476,20 +484,6 @@ begin
       null;  -- no lz4 on this server, or the table stayed busy: it keeps pglz until the next migrate
     end;
   end loop;
-end
-$$;
-
--- A candidate row (its raw object, the typed copies and the search text) is 2.3-2.8 KB, over Postgres' 2 KB
--- TOAST threshold even with raw compressed, so by default nearly every raw went out of line: a second row and
--- index entry in the TOAST table per candidate, written and read back. With every variable-length column on
--- MAIN storage the values are compressed in the row, and one moves out of line only when a row is still over
--- a page once compressed (5 % less Postgres CPU per candidate written, 3 % more space). Every column: Postgres
--- would move an EXTENDED column out before compressing a MAIN one. Only columns not yet on MAIN are altered.
-do $$
-declare
-  col record;
-begin
-  perform set_config('lock_timeout', '2s', true);
   for col in
     select a.attname
     from pg_attribute a

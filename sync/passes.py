@@ -1,8 +1,8 @@
 """One sync pass of one (account, resource): fetch pages from Ashby, write them to the mirror, checkpoint.
 
 A pass is resumable and exact (DESIGN.md invariant 6): each page's rows and the cursor of the next page are
-committed in one transaction; the new syncToken only with the last page. While pages are written (three at once,
-committed in page order), the next one is being fetched, so a pass takes as long as Ashby takes to serve it, not
+committed in one transaction; the new syncToken only with the last page. While pages are written (`WRITE_DEPTH` at
+once, committed in page order), the next one is being fetched, so a pass takes as long as Ashby takes to serve it, not
 longer.
 """
 
