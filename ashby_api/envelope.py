@@ -3,7 +3,6 @@
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-import orjson
 from pydantic import ValidationError
 
 from ashby_api.errors import (
@@ -16,6 +15,7 @@ from ashby_api.errors import (
     parse_retry_after,
     request_failed,
 )
+from ashby_api.json_body import decode_json
 from ashby_api.models import AshbyModel, AshbyRecord, Page
 
 REQUEST_ID_HEADER = "x-ashby-request-id"
@@ -28,8 +28,8 @@ def decode_response(endpoint: str, status: int, headers: Mapping[str, str], cont
     """The success envelope of one response, or the `AshbyError` it stands for."""
     request_id = headers.get(REQUEST_ID_HEADER) or None
     try:
-        payload: Any = orjson.loads(content) if content else None
-    except orjson.JSONDecodeError:
+        payload: Any = decode_json(content, where=endpoint) if content else None
+    except ValueError:
         payload = None
     envelope = payload if isinstance(payload, dict) else {}
     info = envelope.get("errorInfo")

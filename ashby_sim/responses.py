@@ -1,5 +1,6 @@
 """JSON responses in Ashby's shapes (orjson-encoded)."""
 
+import json
 from typing import Any
 
 import orjson
@@ -10,8 +11,17 @@ from ashby_sim.faults import SimError
 REQUEST_ID_KEY = web.RequestKey("ashby_request_id", str)
 
 
+def encode_json(value: Any) -> bytes:
+    """`value` as JSON bytes; a string holding a lone UTF-16 surrogate (which orjson refuses) is written as its
+    `\\udXXX` escape, as Ashby's JavaScript `JSON.stringify` writes one."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode()
+
+
 def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, headers=headers, content_type="application/json")
+    return web.Response(body=encode_json(body), status=status, headers=headers, content_type="application/json")
 
 
 def error_body(code: str, message: str, request_id: str, errors: list[str] | None = None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from ashby_sim.faults import FailureQueue, Faults, QueuedFailure, SimError
 from ashby_sim.ids import iso, random_id
 from ashby_sim.mutations import Mutations
 from ashby_sim.records import RecordStore
+from ashby_sim.responses import encode_json
 from ashby_sim.sender import Delivery, Outgoing, WebhookSender
 from ashby_sim.sync import Lister, SyncClock
 
@@ -154,7 +155,7 @@ class SimState(Mutations):
             self.actions.append((action_id, action))
             for hook in self.webhooks.values():
                 if hook.enabled and hook.webhook_type == action:
-                    body = orjson.dumps({"webhookActionId": action_id, "action": action, "data": data})
+                    body = encode_json({"webhookActionId": action_id, "action": action, "data": data})
                     self.sender.submit(Outgoing(hook.id, hook.request_url, hook.secret_token, action, action_id, body))
         return action_id
 

@@ -11,12 +11,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-import orjson
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ashby_api.client import INFO_ID_PARAM
 from ashby_api.errors import NotFound
+from ashby_api.json_body import decode_json
 from ashby_api.resources import BY_NAME
 from core.errors import AppError
 from store import merges, mirror
@@ -93,8 +93,8 @@ class Changes:
 def parse_event(body: bytes, key: InboxKey) -> _Envelope:
     """The envelope of a stored body; MalformedWebhookError when it is not one, or not this event's."""
     try:
-        envelope = _Envelope.model_validate(orjson.loads(body))
-    except (orjson.JSONDecodeError, ValidationError) as exc:
+        envelope = _Envelope.model_validate(decode_json(body, where="webhook"))
+    except (ValueError, ValidationError) as exc:
         raise MalformedWebhookError(f"{key.action} {key.webhook_action_id}: not an Ashby webhook envelope") from exc
     if envelope.action != key.action or envelope.webhook_action_id != key.webhook_action_id:
         raise MalformedWebhookError(f"{key.action} {key.webhook_action_id}: the body names another event")

@@ -16,6 +16,7 @@ from aiohttp import web
 from arq.connections import ArqRedis
 from structlog.contextvars import bind_contextvars
 
+from ashby_api.json_body import decode_json_as_sent
 from ashby_api.webhooks import SIGNATURE_HEADER, WEBHOOK_ACTIONS, verify_signature
 from store import inbox
 from store.errors import AccountNotFoundError, DatabaseUnavailableError, SecretKeyError
@@ -101,7 +102,10 @@ def _parse(body: bytes) -> tuple[str, str] | None:
     try:
         envelope = pydantic_core.from_json(body)
     except ValueError:
-        return None
+        try:  # valid JSON that pydantic-core refuses (a lone surrogate escape in `data`): the worker repairs it
+            envelope = decode_json_as_sent(body)
+        except ValueError:
+            return None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("data"), dict):
         return None
     action = envelope.get("action")

@@ -144,6 +144,24 @@ async def test_bad_data_from_ashby_is_stored_raw_and_never_crashes_the_pass(
         assert await conn.fetchval("select name from candidates where id = $1", ids[2]) is None
 
 
+async def test_a_name_cut_in_the_middle_of_an_emoji_is_stored_repaired_and_never_stops_the_pass(
+    db, fake_ashby, sync_ctx, account_id
+) -> None:
+    # Ashby's JSON.stringify writes half a surrogate pair as a lone \ud83d escape: valid JSON that orjson refuses
+    await sync_resource(sync_ctx, CANDIDATES)
+    cut, other = fake_ashby.ids("candidates")[:2]
+    fake_ashby.update_candidate(cut, name="Zoë \ud83d")
+    fake_ashby.update_candidate(other, name="Zoë 😀")
+    result = await sync_resource(sync_ctx, CANDIDATES)
+    assert result.rows == 2
+    async with db.acquire() as conn:
+        row = await conn.fetchrow("select name, raw from candidates where id = $1", cut)
+        whole = await conn.fetchval("select name from candidates where id = $1", other)
+    assert row["name"] == row["raw"]["name"] == "Zoë \ufffd"
+    assert {**row["raw"], "name": "Zoë \ud83d"} == fake_ashby.get("candidates", cut)
+    assert whole == "Zoë 😀"
+
+
 async def test_a_pass_that_ends_without_a_sync_token_is_an_error_not_a_checkpoint(
     db, fake_ashby, sync_ctx, account_id
 ) -> None:

@@ -408,6 +408,21 @@ async def test_out_of_order_updates_of_one_application_keep_the_newer(
     assert row["raw"]["source"]["id"] == sources[2]
 
 
+async def test_a_payload_holding_half_an_emoji_is_applied_with_it_replaced(
+    db, fake_ashby, sync_ctx, account_id, recorder: Recorder
+) -> None:
+    await subscribe(fake_ashby, recorder, ["applicationUpdate"])
+    app_id = fake_ashby.ids("applications")[0]
+    fake_ashby.update_candidate(fake_ashby.get("applications", app_id)["candidate"]["id"], name="Zoë \ud83d")
+    fake_ashby.update_application(app_id, source_id=fake_ashby.ids("sources")[1])
+    (key,) = await deliver(fake_ashby, recorder, db, account_id)
+    assert await apply_event(sync_ctx, key) == "applied"
+    row = await raw(db, "applications", account_id, app_id)
+    sent = fake_ashby.get("applications", app_id)
+    assert sent["candidate"]["name"] == "Zoë \ud83d"
+    assert row["raw"] == {**sent, "candidate": {**sent["candidate"], "name": "Zoë \ufffd"}}
+
+
 async def test_a_partial_payload_is_completed_with_info_calls(db, fake_ashby, sync_ctx, account_id) -> None:
     app_id = fake_ashby.ids("applications")[0]
     offer = fake_ashby.get("offers", fake_ashby.ids("offers")[0])

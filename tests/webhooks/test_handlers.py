@@ -45,6 +45,26 @@ async def test_a_signed_known_event_is_stored_pending_and_enqueued_once(client, 
     assert await queued_jobs(redis_client) == {drain_job_id(account_id, 1)}  # one drain job for the account
 
 
+async def test_valid_json_that_the_fast_parser_refuses_is_stored_pending_as_sent(
+    client, db, redis_client, account_id, secret
+):
+    # half an emoji, as JavaScript's JSON.stringify writes it: valid JSON, refused by pydantic-core and orjson
+    body = b'{"webhookActionId":"w1","action":"applicationUpdate","data":{"application":{"id":"a1","n":"Zo\\ud83d"}}}'
+
+    assert await deliver(client, account_id, body) == (200, "stored")
+
+    assert await inbox_rows(db) == [
+        {
+            "account_id": account_id,
+            "webhook_action_id": "w1",
+            "action": "applicationUpdate",
+            "status": "pending",
+            "body": body,
+        }
+    ]
+    assert await queued_jobs(redis_client) == {drain_job_id(account_id, 1)}
+
+
 async def test_retries_and_replays_are_acknowledged_stored_once_and_enqueued_once(
     client, db, redis_client, account_id, secret
 ):
