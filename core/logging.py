@@ -23,14 +23,15 @@ def configure_logging(as_json: bool, stream: TextIO = sys.stdout, level: int = l
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    # show_locals=False: frame locals carry secrets and candidate PII.
+    # Never frame locals in a traceback: they carry secrets, response bodies and candidate PII. (The console
+    # renderer's default, rich's formatter, prints them; the plain one prints the standard traceback only.)
     tail: list[Processor] = (
         [
             structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False)),
             structlog.processors.JSONRenderer(),
         ]
         if as_json
-        else [structlog.dev.ConsoleRenderer(colors=False)]
+        else [structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)]
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
