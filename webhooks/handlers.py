@@ -100,7 +100,7 @@ def _parse(body: bytes) -> tuple[str, str] | None:
     delivery, and a model cost twice the parse. The inbox keeps the raw bytes, not what is parsed here.
     """
     try:
-        envelope = pydantic_core.from_json(body)
+        envelope = pydantic_core.from_json(body, allow_inf_nan=False)  # NaN is not JSON: 400, as the worker refuses it
     except ValueError:
         try:  # valid JSON that pydantic-core refuses (a lone surrogate escape in `data`): the worker repairs it
             envelope = decode_json_as_sent(body)

@@ -176,6 +176,8 @@ async def test_an_unknown_or_malformed_account_is_404(client, db, account_id, se
         b'{"webhookActionId": "x\\ud800", "action": "applicationUpdate", "data": {}}',
         b'{"action": "applicationUpdate", "data": {}}',
         b'{"webhookActionId": 7, "action": "applicationUpdate", "data": {}}',
+        b'{"webhookActionId": "x", "action": "applicationUpdate", "data": {"n": NaN}}',
+        b'{"webhookActionId": "x", "action": "applicationUpdate", "data": {"n": -Infinity}}',
     ],
 )
 async def test_a_malformed_body_with_a_valid_signature_is_400_and_stored_as_rejected(
