@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -68,6 +69,7 @@ class _Tally:
     written: int = 0
     stale: int = 0
     rejected: int = 0
+    deleted: int = 0
 
 
 async def sync_resource(
@@ -121,14 +123,13 @@ async def _run(
     log.info("sync_pass_started", resource=resource.name, mode=mode, resumed=resume)
 
     tally = _Tally()
+    # A full pass marks deleted what it did not see, in the last page's transaction: a pass recorded as complete
+    # has always applied its deletes.
+    seen_since = state.pass_started_at if mode == "full" else None
     if resource.parent is not None:
-        await _run_per_parent(ctx, resource, tally, progress)
+        await _run_per_parent(ctx, resource, tally, progress, seen_since=seen_since)
     else:
-        await _pipeline(ctx, resource, tally, progress, cursor=cursor, token=token, prior=state)
-    deleted = 0
-    if mode == "full":
-        async with ctx.pool.acquire() as conn:
-            deleted = await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, state.pass_started_at)
+        await _pipeline(ctx, resource, tally, progress, cursor=cursor, token=token, prior=state, seen_since=seen_since)
     result = PassResult(
         resource.name,
         mode,
@@ -136,7 +137,7 @@ async def _run(
         pages=tally.pages,
         written=tally.written,
         stale=tally.stale,
-        deleted=deleted,
+        deleted=tally.deleted,
         rejected=tally.rejected,
         restarted=restarted,
         seconds=time.monotonic() - started,
@@ -150,7 +151,7 @@ async def _run(
         pages=result.pages,
         written=result.written,
         stale=result.stale,
-        deleted=deleted,
+        deleted=result.deleted,
         rejected=result.rejected,
         seconds=round(result.seconds, 3),
     )
@@ -180,6 +181,7 @@ async def _pipeline(
     cursor: str | None,
     token: str | None,
     prior: sync_state.SyncState,
+    seen_since: datetime | None,
 ) -> None:
     """Fetch pages in one task and write them from this one: up to `WRITE_DEPTH` pages at once.
 
@@ -209,7 +211,17 @@ async def _pipeline(
             ):
                 await writes.pop(0).task
             after = writes[-1].task if writes else None
-            write = _write_page(ctx, resource, item, tally, progress, last=last, sync_token=last_token, after=after)
+            write = _write_page(
+                ctx,
+                resource,
+                item,
+                tally,
+                progress,
+                last=last,
+                sync_token=last_token,
+                after=after,
+                seen_since=seen_since,
+            )
             writes.append(_PageWrite(asyncio.create_task(write), ids))
             if last:
                 while writes:
@@ -260,8 +272,12 @@ async def _write_page(
     last: bool,
     sync_token: str | None,
     after: "asyncio.Task[None] | None" = None,
+    seen_since: datetime | None = None,
 ) -> None:
-    """Write `page` and its checkpoint in one transaction, committed after `after` (the page before it)."""
+    """Write `page` and its checkpoint in one transaction, committed after `after` (the page before it).
+
+    The last page of a full pass (`seen_since` set) also marks deleted the rows not seen since then.
+    """
     started = time.monotonic()
     async with ctx.pool.acquire() as conn, conn.transaction():
         await commit_without_waiting_for_disk(conn)  # a lost page is refetched from the checkpoint before it
@@ -272,6 +288,8 @@ async def _write_page(
                 raise _EarlierPageFailed
         n = len(page.raw)
         if last:
+            if seen_since is not None:  # every earlier page has committed: what is still unseen is gone
+                tally.deleted += await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, seen_since)
             await sync_state.complete_pass(conn, ctx.account_id, resource.name, sync_token=sync_token, rows=n)
         else:
             assert page.next_cursor is not None
@@ -295,7 +313,9 @@ def _count(resource: Resource, tally: _Tally, n: int, result: mirror.UpsertResul
             log.warning("sync_field_rejected", resource=resource.name, record_id=r.id, field=r.field)
 
 
-async def _run_per_parent(ctx: SyncContext, resource: Resource, tally: _Tally, progress: Progress | None) -> None:
+async def _run_per_parent(
+    ctx: SyncContext, resource: Resource, tally: _Tally, progress: Progress | None, *, seen_since: datetime | None
+) -> None:
     """A snapshot listed per parent (interview stages per plan): one call per live parent row."""
     assert resource.parent is not None
     assert resource.parent_param is not None
@@ -309,5 +329,7 @@ async def _run_per_parent(ctx: SyncContext, resource: Resource, tally: _Tally, p
         _count(resource, tally, len(page.raw), result)
         if progress is not None:
             progress(resource.name, tally.rows, tally.pages)
-    async with ctx.pool.acquire() as conn:
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        if seen_since is not None:
+            tally.deleted += await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, seen_since)
         await sync_state.complete_pass(conn, ctx.account_id, resource.name, sync_token=None, rows=0)

@@ -52,3 +52,16 @@ async def run_burst(settings: Settings) -> int:
             return await worker.run_check()
     finally:
         await worker.close()
+
+
+async def lock_waiters(pool: Pool, *, at_least: int = 1) -> list[str]:
+    """Wait (at most 10 s) until `at_least` sessions of this database wait on a lock; returns their queries."""
+    async with asyncio.timeout(10), pool.acquire() as conn:
+        while True:
+            rows = await conn.fetch(
+                """select query from pg_stat_activity
+                   where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()"""
+            )
+            if len(rows) >= at_least:
+                return [r["query"] for r in rows]
+            await asyncio.sleep(0.01)

@@ -8,7 +8,7 @@ from ashby_api.resources import BY_NAME, RESOURCES, SyncMode
 from store import sync_state
 from sync.accounts import sync_account
 from sync.passes import SyncProtocolError, sync_resource
-from tests.helpers import assert_mirror_matches
+from tests.helpers import assert_mirror_matches, lock_waiters
 
 CANDIDATES = BY_NAME["candidates"]
 
@@ -91,6 +91,26 @@ async def test_a_full_pass_marks_deleted_rows_and_clears_their_pii(db, fake_ashb
     assert row["emails"] == []
     assert row["phones"] == []
     assert row["raw"] == {"id": gone}
+    await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
+
+
+async def test_a_full_pass_is_recorded_complete_only_with_its_deletes(db, fake_ashby, sync_ctx, account_id) -> None:
+    await sync_resource(sync_ctx, CANDIDATES)
+    async with db.acquire() as conn:
+        before = await sync_state.get_state(conn, account_id, "candidates")
+    gone = fake_ashby.ids("candidates")[0]
+    fake_ashby.delete_candidate(gone)
+    async with db.acquire() as blocker, blocker.transaction():
+        await blocker.execute("select 1 from candidates where id = $1 for update", gone)
+        full = asyncio.create_task(sync_resource(sync_ctx, CANDIDATES, full=True))
+        (waiting,) = await lock_waiters(db)  # the pass is marking `gone` deleted, held up by the row lock
+        assert "deleted_at" in waiting
+        async with db.acquire() as conn:
+            during = await sync_state.get_state(conn, account_id, "candidates")
+        assert during.in_progress  # a crash now would leave the pass to be resumed, not recorded as complete
+        assert during.last_success_at == before.last_success_at
+    result = await full
+    assert result.deleted == 1
     await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
 
 
