@@ -435,6 +435,28 @@ create table if not exists interview_stages (
   primary key (account_id, id)
 );
 
+-- Who marked a mirror row deleted: 'webhook' (Ashby said the object is gone) or 'sync' (a completed full pass did
+-- not list it). A sync page fetched before a webhook's delete still lists the object: it may bring such a row
+-- back only with a strictly newer updatedAt, never with the version the delete already superseded. Added only
+-- where missing, so migrating again takes no lock.
+do $$
+declare
+  tbl record;
+begin
+  for tbl in
+    select c.relname
+    from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = current_schema() and c.relkind = 'r'
+      and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'deleted_at' and not a.attisdropped)
+      and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'synced_at' and not a.attisdropped)
+      and not exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'deleted_by' and not a.attisdropped)
+  loop
+    execute format('alter table %I add column deleted_by text', tbl.relname);
+  end loop;
+end
+$$;
+
 -- Candidate search: full text over names, contacts, employer, school and tags; trigrams for fuzzy lookups.
 -- search_text (names, emails, phones, employer, position, school, tags) is assembled by the writer.
 alter table candidates add column if not exists search_text text;

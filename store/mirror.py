@@ -13,6 +13,8 @@ from store.mirror_tables import TABLES, BadFieldError, MirrorTable, Obj, parse_t
 from store.pool import Conn
 
 MAX_ID = 255
+DELETED_BY_WEBHOOK = "webhook"  # `deleted_by`: Ashby reported the delete
+DELETED_BY_SYNC = "sync"  # a completed full pass did not list the row
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +163,12 @@ def upsert_sql(table_name: str, *, revive_deleted: bool = True, from_page: bool 
         raw = "raw::jsonb"
     selects = ", ".join(f"c{i}::text[]" if c.pg_type == "text[]" else f"c{i}" for i, c in enumerate(table.columns))
     newer = "(t.updated_at is null or t.updated_at <= excluded.updated_at)"
-    if not revive_deleted:
+    if revive_deleted:
+        # A row Ashby's webhook deleted comes back only with a strictly newer version: the page may have been
+        # fetched before the delete, listing the very version (and PII) the delete superseded.
+        revivable = f"(t.deleted_by is distinct from '{DELETED_BY_WEBHOOK}' or t.updated_at < excluded.updated_at)"
+        newer = f"({revivable} and {newer})"
+    else:
         newer = f"(t.deleted_at is null and {newer})"
     sets = ",\n    ".join(
         f"{n} = case when {newer} then excluded.{n} else t.{n} end" for n in ("updated_at", "raw", *names)
@@ -173,6 +180,7 @@ with {source}, upserted as (
   on conflict (account_id, id) do update set
     synced_at = excluded.synced_at,
     deleted_at = case when {newer} then null else t.deleted_at end,
+    deleted_by = case when {newer} then null else t.deleted_by end,
     {sets}
   returning t.id, t.updated_at, t.deleted_at
 )
@@ -200,7 +208,8 @@ async def upsert_page(
 
     A sync pass revives a deleted row it lists (Ashby has it, so it exists). A webhook must not: a late or
     reordered delivery about a deleted object would otherwise bring it, and its PII, back; pass
-    `revive_deleted=False`. Such rows count as stale.
+    `revive_deleted=False`. Such rows count as stale. A sync page revives a row a webhook deleted only with a
+    strictly newer `updatedAt` (never one without): it may have been fetched before the delete.
 
     `page_body`: the response `objects` were decoded from (its `results` are `objects`, in order). Postgres
     then reads `raw` from it instead of from each object encoded again, which costs this process a fifth of
@@ -234,7 +243,7 @@ async def soft_delete_unseen(conn: Conn, table_name: str, account_id: uuid.UUID,
     """Mark deleted, and clear PII from, rows a completed full pass did not see (not synced since `seen_since`)."""
     table = TABLES[table_name]
     status = await conn.execute(
-        f"""update {table.name} set deleted_at = now(){_redactions(table)}
+        f"""update {table.name} set deleted_at = now(), deleted_by = '{DELETED_BY_SYNC}'{_redactions(table)}
             where account_id = $1 and deleted_at is null and synced_at < $2""",
         account_id,
         seen_since,
@@ -246,7 +255,7 @@ async def mark_deleted(conn: Conn, table_name: str, account_id: uuid.UUID, ids: 
     """Mark rows deleted by id (a delete Ashby told us about) and clear their PII."""
     table = TABLES[table_name]
     status = await conn.execute(
-        f"""update {table.name} set deleted_at = now(){_redactions(table)}
+        f"""update {table.name} set deleted_at = now(), deleted_by = '{DELETED_BY_WEBHOOK}'{_redactions(table)}
             where account_id = $1 and id = any($2::text[]) and deleted_at is null""",
         account_id,
         list(ids),
@@ -263,7 +272,7 @@ async def delete_detached(
     if parent_column not in {c.name for c in table.columns}:
         raise ValueError(f"{table_name} has no column {parent_column}")
     status = await conn.execute(
-        f"""update {table.name} set deleted_at = now(){_redactions(table)}
+        f"""update {table.name} set deleted_at = now(), deleted_by = '{DELETED_BY_WEBHOOK}'{_redactions(table)}
             where account_id = $1 and {parent_column} = $2 and id <> all($3::text[]) and deleted_at is null""",
         account_id,
         parent_id,

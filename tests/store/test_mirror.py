@@ -195,3 +195,42 @@ async def test_candidate_rows_keep_their_raw_object_in_line(db, account_id) -> N
         out_of_line = await conn.fetchval(f"select count(*) from {toast}")
     assert compressed > 50  # most rows were over the 2 KB TOAST threshold: the case this is about
     assert out_of_line == 0
+
+
+async def test_a_page_fetched_before_a_webhook_delete_never_brings_the_row_or_its_pii_back(db, account_id) -> None:
+    listed = candidate("c1", "2025-01-01T00:00:00Z")  # the version a pass fetched just before Ashby deleted it
+    async with db.acquire() as conn:
+        await mirror.upsert_page(conn, "candidates", account_id, [listed])
+        assert await mirror.mark_deleted(conn, "candidates", account_id, ["c1"]) == 1  # candidateDelete applied
+        late = await mirror.upsert_page(conn, "candidates", account_id, [listed])  # then the page is written
+        row = await conn.fetchrow("select name, emails, raw, deleted_at, deleted_by from candidates where id = 'c1'")
+        assert (late.written, late.stale) == (0, 1)
+        assert row["deleted_at"] is not None
+        assert (row["name"], row["emails"], row["raw"], row["deleted_by"]) == (None, [], {"id": "c1"}, "webhook")
+        # a version Ashby changed after the delete (it exists after all) does come back
+        newer = await mirror.upsert_page(conn, "candidates", account_id, [candidate("c1", "2025-01-02T00:00:00Z")])
+        row = await conn.fetchrow("select name, deleted_at, deleted_by from candidates where id = 'c1'")
+    assert (newer.written, newer.stale) == (1, 0)
+    assert dict(row) == {"name": "Ada Lovelace", "deleted_at": None, "deleted_by": None}
+
+
+async def test_an_object_without_updated_at_deleted_by_a_webhook_stays_deleted(db, account_id) -> None:
+    offer = {"id": "o1", "applicationId": "a1", "acceptanceStatus": "Pending"}  # Ashby's offers have no updatedAt
+    async with db.acquire() as conn:
+        await mirror.upsert_page(conn, "offers", account_id, [offer])
+        await mirror.mark_deleted(conn, "offers", account_id, ["o1"])  # offerDelete
+        await mirror.upsert_page(conn, "offers", account_id, [offer])
+        assert await conn.fetchval("select deleted_at from offers where id = 'o1'") is not None
+
+
+async def test_a_row_a_full_pass_did_not_see_comes_back_when_listed_again(db, account_id) -> None:
+    listed = candidate("c1", "2025-01-01T00:00:00Z")
+    async with db.acquire() as conn:
+        await mirror.upsert_page(conn, "candidates", account_id, [listed])
+        later = await conn.fetchval("select now() + interval '1 second'")
+        assert await mirror.soft_delete_unseen(conn, "candidates", account_id, later) == 1
+        assert await conn.fetchval("select deleted_by from candidates where id = 'c1'") == "sync"
+        again = await mirror.upsert_page(conn, "candidates", account_id, [listed])  # Ashby lists it after all
+        row = await conn.fetchrow("select name, deleted_at, deleted_by from candidates where id = 'c1'")
+    assert (again.written, again.stale) == (1, 0)
+    assert dict(row) == {"name": "Ada Lovelace", "deleted_at": None, "deleted_by": None}
