@@ -13,3 +13,8 @@ REJECTED_FIELDS = Counter(
     "ashby_sync_rejected_fields_total", "Fields Ashby sent that could not be typed (kept in raw).", ["resource"]
 )
 PAGE_WRITE_SECONDS = Histogram("ashby_sync_page_write_seconds", "Time to write one page to Postgres.", ["resource"])
+PAGE_WRITES_REDONE = Counter(
+    "ashby_sync_page_writes_redone_total",
+    "Page writes rolled back and redone because the page before them was slow to commit (see PREDECESSOR_WAIT_S).",
+    ["resource"],
+)

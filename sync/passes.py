@@ -23,7 +23,7 @@ from ashby_api.models import Page
 from ashby_api.resources import Resource, SyncMode
 from ashby_api.retry import Retrier
 from store import mirror, sync_state
-from store.pool import Pool, commit_without_waiting_for_disk
+from store.pool import Conn, Pool, commit_without_waiting_for_disk
 from sync import metrics
 
 log = structlog.get_logger(__name__)
@@ -279,26 +279,71 @@ async def _write_page(
     The last page of a full pass (`seen_since` set) also marks deleted the rows not seen since then.
     """
     started = time.monotonic()
-    async with ctx.pool.acquire() as conn, conn.transaction():
+    async with ctx.pool.acquire() as conn:
+        try:
+            result, deleted = await _write_page_once(
+                ctx, resource, page, conn, last=last, sync_token=sync_token, after=after, seen_since=seen_since
+            )
+        except _GaveWay:  # rolled back: write it again once the page before it has committed (no wait then)
+            metrics.PAGE_WRITES_REDONE.labels(resource.name).inc()
+            assert after is not None
+            await asyncio.wait([after])
+            result, deleted = await _write_page_once(
+                ctx, resource, page, conn, last=last, sync_token=sync_token, after=after, seen_since=seen_since
+            )
+    metrics.PAGE_WRITE_SECONDS.labels(resource.name).observe(time.monotonic() - started)
+    metrics.ROWS.labels(resource.name).inc(result.written)
+    tally.deleted += deleted
+    _count(resource, tally, len(page.raw), result)
+    if progress is not None:
+        progress(resource.name, tally.rows, tally.pages)
+
+
+PREDECESSOR_WAIT_S = 2.0
+"""How long a written page holds its row locks waiting for the page before it to commit; then it rolls back.
+
+Another transaction (a webhook batch) may be waiting for one of this page's rows while holding one that the page
+before needs. Postgres sees no deadlock, because this page waits here, not on a lock; giving way breaks the cycle.
+"""
+
+
+class _GaveWay(Exception):
+    """The page before took longer than `PREDECESSOR_WAIT_S` to commit: this page's write was rolled back."""
+
+
+async def _write_page_once(
+    ctx: SyncContext,
+    resource: Resource,
+    page: Page[dict[str, Any]],
+    conn: Conn,
+    *,
+    last: bool,
+    sync_token: str | None,
+    after: "asyncio.Task[None] | None",
+    seen_since: datetime | None,
+) -> tuple[mirror.UpsertResult, int]:
+    """One try at `_write_page`'s transaction: the upsert's outcome and the rows marked deleted."""
+    deleted = 0
+    async with conn.transaction():
         await commit_without_waiting_for_disk(conn)  # a lost page is refetched from the checkpoint before it
         result = await mirror.upsert_page(conn, resource.name, ctx.account_id, page.raw, page_body=page.body)
         if after is not None:
-            await asyncio.wait([after])
+            done, _ = await asyncio.wait([after], timeout=PREDECESSOR_WAIT_S)
+            if not done:
+                raise _GaveWay
             if after.cancelled() or after.exception() is not None:
                 raise _EarlierPageFailed
-        n = len(page.raw)
         if last:
             if seen_since is not None:  # every earlier page has committed: what is still unseen is gone
-                tally.deleted += await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, seen_since)
-            await sync_state.complete_pass(conn, ctx.account_id, resource.name, sync_token=sync_token, rows=n)
+                deleted = await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, seen_since)
+            rows = len(page.raw)
+            await sync_state.complete_pass(conn, ctx.account_id, resource.name, sync_token=sync_token, rows=rows)
         else:
             assert page.next_cursor is not None
-            await sync_state.checkpoint(conn, ctx.account_id, resource.name, cursor=page.next_cursor, rows=n)
-    metrics.PAGE_WRITE_SECONDS.labels(resource.name).observe(time.monotonic() - started)
-    metrics.ROWS.labels(resource.name).inc(result.written)
-    _count(resource, tally, n, result)
-    if progress is not None:
-        progress(resource.name, tally.rows, tally.pages)
+            await sync_state.checkpoint(
+                conn, ctx.account_id, resource.name, cursor=page.next_cursor, rows=len(page.raw)
+            )
+    return result, deleted
 
 
 def _count(resource: Resource, tally: _Tally, n: int, result: mirror.UpsertResult) -> None:

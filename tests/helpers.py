@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from ashby_api.retry import Retrier, RetryPolicy
 from core.config import Settings
 from store import mirror
-from store.pool import Pool
+from store.pool import Conn, Pool
 from store.secrets import generate_key
 from worker.settings import build_worker
 
@@ -64,4 +64,19 @@ async def lock_waiters(pool: Pool, *, at_least: int = 1) -> list[str]:
             )
             if len(rows) >= at_least:
                 return [r["query"] for r in rows]
+            await asyncio.sleep(0.01)
+
+
+async def idle_in_transaction(pool: Pool, *, besides: Conn) -> None:
+    """Wait (at most 10 s) until a session of this database other than `besides` sits idle inside a transaction."""
+    async with asyncio.timeout(10), pool.acquire() as conn:
+        while True:
+            found = await conn.fetchval(
+                """select count(*) from pg_stat_activity
+                   where datname = current_database() and state = 'idle in transaction'
+                     and pid <> $1 and pid <> pg_backend_pid()""",
+                besides.get_server_pid(),
+            )
+            if found:
+                return
             await asyncio.sleep(0.01)

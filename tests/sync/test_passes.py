@@ -8,7 +8,7 @@ from ashby_api.resources import BY_NAME, RESOURCES, SyncMode
 from store import sync_state
 from sync.accounts import sync_account
 from sync.passes import SyncProtocolError, sync_resource
-from tests.helpers import assert_mirror_matches, lock_waiters
+from tests.helpers import assert_mirror_matches, idle_in_transaction, lock_waiters
 
 CANDIDATES = BY_NAME["candidates"]
 
@@ -111,6 +111,28 @@ async def test_a_full_pass_is_recorded_complete_only_with_its_deletes(db, fake_a
         assert during.last_success_at == before.last_success_at
     result = await full
     assert result.deleted == 1
+    await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
+
+
+@pytest.mark.sandbox(candidates=300)
+async def test_a_page_waiting_for_the_one_before_gives_way_to_a_transaction_it_blocks(
+    db, fake_ashby, sync_ctx, account_id
+) -> None:
+    # A webhook batch holds a row of page 1 and wants one of page 2, which page 2 holds while it waits (in this
+    # process, where Postgres cannot see it) for page 1 to commit: a cycle unless page 2 lets go.
+    await sync_resource(sync_ctx, CANDIDATES)
+    ids = fake_ashby.ids("candidates")
+    in_page_1, in_page_2 = ids[0], ids[150]
+    async with asyncio.timeout(20), db.acquire() as batch:
+        async with batch.transaction():
+            await batch.execute("select 1 from candidates where id = $1 for update", in_page_1)
+            full = asyncio.create_task(sync_resource(sync_ctx, CANDIDATES, full=True))
+            await lock_waiters(db)  # page 1 waits for the batch
+            await idle_in_transaction(db, besides=batch)  # page 2 is written, waiting for page 1
+            await batch.execute("select 1 from candidates where id = $1 for update", in_page_2)
+        result = await full
+    assert result.mode == "full"
+    assert result.rows == 300
     await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
 
 
