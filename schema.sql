@@ -473,6 +473,7 @@ create index if not exists applications_job_stage on applications (account_id, j
 create index if not exists applications_status on applications (account_id, status);
 create index if not exists offers_application on offers (account_id, application_id);
 create index if not exists interview_schedules_application on interview_schedules (account_id, application_id);
+create index if not exists interview_events_schedule on interview_events (account_id, interview_schedule_id);
 create index if not exists application_feedback_application on application_feedback (account_id, application_id);
 create index if not exists interview_stages_plan on interview_stages (account_id, interview_plan_id);
 

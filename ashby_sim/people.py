@@ -147,13 +147,25 @@ class PeopleMutations:
         return self.records.put("candidates", cand)
 
     def delete_candidate(self, candidate_id: str) -> None:
-        """Delete a candidate and its applications; fires candidateDelete."""
+        """Delete a candidate, its applications and what hangs off them; fires candidateDelete."""
         cand = self._candidate(candidate_id)
-        for app_id in cand["applicationIds"]:
+        apps = set(cand["applicationIds"])
+        for app_id in apps:
             self.records.delete("applications", app_id)
+        schedules = self._delete_where("interview_schedules", "applicationId", apps)
+        self._delete_where("interview_events", "interviewScheduleId", schedules)
+        self._delete_where("offers", "applicationId", apps)
+        self._delete_where("application_feedback", "applicationId", apps)
         self.records.delete("candidates", cand["id"])
         self.notes.pop(cand["id"], None)
         self.emit([("candidateDelete", {"candidate": {"id": cand["id"]}})])
+
+    def _delete_where(self, kind: str, key: str, values: set[str]) -> set[str]:
+        """Delete the records of `kind` whose `key` is in `values` (a scan: the sandbox's orgs are small); their ids."""
+        doomed = {rec["id"] for _, rec in self.records.iter_slots(kind) if rec.get(key) in values} if values else set()
+        for record_id in doomed:
+            self.records.delete(kind, record_id)
+        return doomed
 
     def merge_candidates(self, deleted_id: str, merged_id: str) -> Record:
         """Merge `deleted_id` into `merged_id`: its applications move over, it disappears; fires candidateMerge."""

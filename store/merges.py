@@ -39,15 +39,22 @@ async def move_applications(
     return sorted(r["id"] for r in rows)
 
 
-async def delete_candidate(conn: Conn, account_id: uuid.UUID, candidate_id: str) -> tuple[int, int]:
-    """Mark a candidate and its applications deleted, clearing their PII; returns (candidates, applications).
+async def delete_candidate(conn: Conn, account_id: uuid.UUID, candidate_id: str) -> int:
+    """Mark a candidate deleted with all that hangs off its applications, clearing PII; returns the rows marked.
 
-    Ashby deletes a candidate's applications with it, and each embeds the candidate's name and contacts.
+    Ashby deletes a candidate's applications with it, and with them their offers, interview schedules (and their
+    events) and feedback; each application embeds the candidate's name and contacts, and feedback its answers.
     """
     app_ids = await candidate_application_ids(conn, account_id, candidate_id)
-    apps = await mirror.mark_deleted(conn, "applications", account_id, app_ids)
-    candidates = await mirror.mark_deleted(conn, "candidates", account_id, [candidate_id])
-    return candidates, apps
+    marked = await mirror.mark_deleted(conn, "applications", account_id, app_ids)
+    for table in ("offers", "application_feedback"):
+        marked += len(await mirror.mark_deleted_children(conn, table, account_id, "application_id", app_ids))
+    schedules = await mirror.mark_deleted_children(conn, "interview_schedules", account_id, "application_id", app_ids)
+    events = await mirror.mark_deleted_children(
+        conn, "interview_events", account_id, "interview_schedule_id", schedules
+    )
+    marked += len(schedules) + len(events)
+    return marked + await mirror.mark_deleted(conn, "candidates", account_id, [candidate_id])
 
 
 # What an application embeds of its stage (`currentInterviewStage`), read from the stage's mirrored object.

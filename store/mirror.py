@@ -263,6 +263,26 @@ async def mark_deleted(conn: Conn, table_name: str, account_id: uuid.UUID, ids: 
     return int(status.split()[-1])
 
 
+async def mark_deleted_children(
+    conn: Conn, table_name: str, account_id: uuid.UUID, parent_column: str, parent_ids: Sequence[str]
+) -> list[str]:
+    """Mark deleted (clearing PII) the live rows whose `parent_column` is one of `parent_ids`: what Ashby deletes
+    with their parents. Returns their ids."""
+    table = TABLES[table_name]
+    if parent_column not in {c.name for c in table.columns}:
+        raise ValueError(f"{table_name} has no column {parent_column}")
+    if not parent_ids:
+        return []
+    rows = await conn.fetch(
+        f"""update {table.name} set deleted_at = now(), deleted_by = '{DELETED_BY_WEBHOOK}'{_redactions(table)}
+            where account_id = $1 and {parent_column} = any($2::text[]) and deleted_at is null
+            returning id""",
+        account_id,
+        list(parent_ids),
+    )
+    return sorted(r["id"] for r in rows)
+
+
 async def delete_detached(
     conn: Conn, table_name: str, account_id: uuid.UUID, *, parent_column: str, parent_id: str, keep: Sequence[str]
 ) -> int:

@@ -222,8 +222,7 @@ async def write_changes(conn: Conn, ctx: SyncContext, changes: Changes) -> _Tall
     for table, record_id in changes.deletes:
         tally.deleted += await mirror.mark_deleted(conn, table, account_id, [record_id])
     for candidate_id in changes.deleted_candidates:
-        candidates, apps = await merges.delete_candidate(conn, account_id, candidate_id)
-        tally.deleted += candidates + apps
+        tally.deleted += await merges.delete_candidate(conn, account_id, candidate_id)
     for job_id, mapping in changes.stage_moves:
         tally.moved += len(await merges.move_to_stages(conn, account_id, job_id, mapping))
     if changes.merge is not None:

@@ -313,15 +313,32 @@ async def test_opening_create_upserts_the_opening(db, fake_ashby, sync_ctx, acco
         assert await mirror.get_raw(conn, "openings", account_id) == {opening["id"]: opening}
 
 
-async def test_candidate_delete_removes_the_candidate_its_applications_and_their_pii(
+async def test_candidate_delete_removes_the_candidate_its_applications_what_hangs_off_them_and_their_pii(
     db, fake_ashby, sync_ctx, account_id, recorder: Recorder
 ) -> None:
     await subscribe(fake_ashby, recorder, ["candidateDelete"])
-    await pull(sync_ctx, "candidates", "applications")
-    cand = next(c for c in fake_ashby.all_records("candidates") if c["applicationIds"])
+    children = ["offers", "application_feedback", "interview_schedules", "interview_events"]
+    await pull(sync_ctx, "candidates", "applications", *children)
+    # one candidate with an offer, one with feedback and interviews: Ashby deletes those with their applications
+    offered, interviewed = (
+        {r["applicationId"] for r in fake_ashby.all_records(kind)} for kind in ("offers", "application_feedback")
+    )
+    cand, other = (
+        next(c for c in fake_ashby.all_records("candidates") if set(c["applicationIds"]) & apps)
+        for apps in (offered, interviewed)
+    )
     fake_ashby.delete_candidate(cand["id"])
+    fake_ashby.delete_candidate(other["id"])
     keys = await deliver(fake_ashby, recorder, db, account_id)
-    assert await apply_all(sync_ctx, keys) == ["applied"]
+    assert await apply_all(sync_ctx, keys) == ["applied", "applied"]
+    for kind in children:  # the mirror lost them with the candidates (Ashby did too)
+        await assert_mirror_matches(db, account_id, fake_ashby, kind)
+    async with db.acquire() as conn:
+        feedback = await conn.fetch(
+            "select raw, deleted_at from application_feedback where application_id = any($1)", other["applicationIds"]
+        )
+    assert feedback
+    assert all(f["deleted_at"] is not None and set(f["raw"]) == {"id"} for f in feedback)  # the answers were PII
     async with db.acquire() as conn:
         row = await conn.fetchrow(
             "select name, primary_email, emails, search_text, raw, deleted_at from candidates where id = $1", cand["id"]
