@@ -145,7 +145,8 @@ class InfoMethod(Generic[R]):
 class AshbyClient(AshbyWrites):
     """Talks to one Ashby account. Owns no connections: `session` belongs to the process.
 
-    At most `max_in_flight` requests of this client are in flight at once; each has a `timeout` in seconds.
+    At most `max_in_flight` requests of this client (or of every client given the same `in_flight` semaphore) are in
+    flight at once; each has a `timeout` in seconds.
     """
 
     def __init__(
@@ -156,6 +157,7 @@ class AshbyClient(AshbyWrites):
         api_key: str | SecretStr,
         max_in_flight: int = 4,
         timeout: float = 30,
+        in_flight: asyncio.Semaphore | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -167,7 +169,9 @@ class AshbyClient(AshbyWrites):
         if key:  # Basic auth: the key as user name, an empty password. No key: Ashby answers 401.
             self._headers["Authorization"] = "Basic " + base64.b64encode(f"{key}:".encode()).decode("ascii")
         self.max_in_flight = max_in_flight
-        self._semaphore = asyncio.Semaphore(max_in_flight)
+        # `in_flight`: the account's cap shared with other clients of it (a reloaded client's predecessor may still
+        # have requests out); it must have been made for `max_in_flight`.
+        self._semaphore = in_flight if in_flight is not None else asyncio.Semaphore(max_in_flight)
         self._client_timeout = aiohttp.ClientTimeout(total=timeout)
 
     def __repr__(self) -> str:  # never shows the key

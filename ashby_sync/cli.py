@@ -63,7 +63,13 @@ def accounts_add(
         typer.Option("--webhook-secret", help="A secret you typed into Ashby's webhook settings by hand."),
     ] = None,
     max_in_flight: Annotated[
-        int, typer.Option("--max-in-flight", min=1, max=64, help="Most requests in flight to this org at once.")
+        int,
+        typer.Option(
+            "--max-in-flight",
+            min=1,
+            max=64,
+            help="Most requests in flight to this org at once, per process.",
+        ),
     ] = 4,
     verify: Annotated[
         bool, typer.Option("--verify/--no-verify", help="Check the key with Ashby (apiKey.info) before storing it.")

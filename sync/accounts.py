@@ -19,12 +19,40 @@ from sync.passes import PassResult, Progress, SyncContext, sync_resource
 log = structlog.get_logger(__name__)
 
 
-async def load_client(pool: Pool, session: aiohttp.ClientSession, box: SecretBox, account_id: uuid.UUID) -> AshbyClient:
-    """A client for one account, over the process's session, capped at the account's requests in flight."""
+class InFlightLimits:
+    """One in-flight semaphore per account for a process, kept across the clients it builds for that account.
+
+    A worker reloads an account's client now and then (to see new credentials or a new cap) while passes still use
+    the old one: both count against the same cap. A changed cap starts a new semaphore.
+    """
+
+    def __init__(self) -> None:
+        self._by_account: dict[uuid.UUID, tuple[int, asyncio.Semaphore]] = {}
+
+    def get(self, account_id: uuid.UUID, cap: int) -> asyncio.Semaphore:
+        found = self._by_account.get(account_id)
+        if found is None or found[0] != cap:
+            found = self._by_account[account_id] = (cap, asyncio.Semaphore(cap))
+        return found[1]
+
+
+async def load_client(
+    pool: Pool,
+    session: aiohttp.ClientSession,
+    box: SecretBox,
+    account_id: uuid.UUID,
+    limits: InFlightLimits | None = None,
+) -> AshbyClient:
+    """A client for one account, over the process's session, capped at the account's requests in flight (shared
+    with the account's other clients through `limits`)."""
     async with pool.acquire() as conn:
         account = await accounts.get_account(conn, account_id)
         creds = await accounts.get_credentials(conn, box, account_id)
-    return AshbyClient(session, base_url=account.base_url, api_key=creds.api_key, max_in_flight=account.max_in_flight)
+    cap = account.max_in_flight
+    in_flight = limits.get(account_id, cap) if limits is not None else None
+    return AshbyClient(
+        session, base_url=account.base_url, api_key=creds.api_key, max_in_flight=cap, in_flight=in_flight
+    )
 
 
 @asynccontextmanager

@@ -16,7 +16,7 @@ from core.config import Settings
 from core.queue import JobQueue
 from store.pool import Pool
 from store.secrets import SecretBox
-from sync.accounts import load_client
+from sync.accounts import InFlightLimits, load_client
 from sync.passes import SyncContext
 
 Ctx = dict[str, Any]
@@ -37,13 +37,15 @@ class Deps:
     box: SecretBox
     queue: JobQueue
     retry: Retrier = field(default_factory=Retrier)
+    client_ttl_s: float = CLIENT_TTL_S
     _clients: dict[uuid.UUID, tuple[AshbyClient, float]] = field(default_factory=dict)
+    _limits: InFlightLimits = field(default_factory=InFlightLimits)
 
     async def sync_context(self, account_id: uuid.UUID) -> SyncContext:
-        """The account's SyncContext; its client is shared by every job of this process, so its cap holds."""
+        """The account's SyncContext; its clients, old and reloaded, share one cap for every job of this process."""
         cached = self._clients.get(account_id)
-        if cached is None or time.monotonic() - cached[1] > CLIENT_TTL_S:
-            client = await load_client(self.pool, self.session, self.box, account_id)
+        if cached is None or time.monotonic() - cached[1] > self.client_ttl_s:
+            client = await load_client(self.pool, self.session, self.box, account_id, self._limits)
             cached = (client, time.monotonic())
             self._clients[account_id] = cached
         return SyncContext(pool=self.pool, client=cached[0], account_id=account_id, retry=self.retry)

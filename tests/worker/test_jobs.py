@@ -1,3 +1,5 @@
+import asyncio
+
 import aiohttp
 from pydantic import SecretStr
 
@@ -66,3 +68,28 @@ async def test_the_sweeper_rebuilds_the_queue_from_postgres_after_redis_lost_eve
             assert await sweep({"deps": deps}) == 0  # nothing is due any more
         finally:
             await queue.aclose()
+
+
+async def test_a_reloaded_client_shares_the_accounts_cap_with_the_one_still_in_use(
+    db, database_url, fake_ashby, account_id
+) -> None:
+    settings = worker_settings(database_url)
+    queue = await open_queue(settings)
+    try:
+        async with aiohttp.ClientSession() as session:
+            box = SecretBox(SecretStr(SECRET_KEY))
+            deps = Deps(settings=settings, pool=db, session=session, box=box, queue=queue, client_ttl_s=0)
+            old, new = await deps.sync_context(account_id), await deps.sync_context(account_id)  # reloaded
+            assert old.client is not new.client
+            cap = new.client.max_in_flight
+            fake_ashby.faults.latency_ms = 50
+            fake_ashby.reset_request_log()
+            try:  # a pass still on the old client, and jobs on the new one
+                calls = [c.client.list_page("candidates") for c in (old, new) for _ in range(cap)]
+                await asyncio.gather(*calls)
+            finally:
+                fake_ashby.faults.latency_ms = 0
+    finally:
+        await queue.aclose()
+    assert fake_ashby.request_count("candidate.list") == 2 * cap
+    assert fake_ashby.peak_in_flight == cap
