@@ -61,10 +61,17 @@ async def sync_pass(ctx: Ctx, account_id: str, resource: str) -> str:
 
 @job
 async def full_resync(ctx: Ctx, account_id: str, resource: str) -> str:
-    """A full pass of one resource: re-reads everything and soft-deletes what Ashby no longer has."""
+    """A full pass of one resource: re-reads everything and soft-deletes what Ashby no longer has.
+
+    A full pass already under way (this job's earlier try, or one a dead worker left) resumes from its checkpoint
+    instead of starting over: it is just as full, and a large org would otherwise never finish under throttling.
+    """
     async with deps(ctx).pool.acquire() as conn:
-        await sync_state.request_full(conn, uuid.UUID(account_id), resource)  # durable even if Redis forgets
-    return await _pass(ctx, account_id, resource, full=True)
+        state = await sync_state.get_state(conn, uuid.UUID(account_id), resource)
+        resuming = state.in_progress and state.pass_mode == "full" and state.cursor is not None
+        if not resuming:
+            await sync_state.request_full(conn, uuid.UUID(account_id), resource)  # durable even if Redis forgets
+    return await _pass(ctx, account_id, resource, full=not resuming)
 
 
 async def schedule_syncs(ctx: Ctx) -> int:

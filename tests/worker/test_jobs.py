@@ -1,15 +1,17 @@
 import asyncio
 
 import aiohttp
+import pytest
 from pydantic import SecretStr
 
+from ashby_api.errors import AshbyForbidden
 from ashby_api.resources import RESOURCES
 from core.queue import JobName, enqueue, sync_job_id
 from store import sync_state
 from store.secrets import SecretBox
 from tests.helpers import FAST_RETRY, SECRET_KEY, assert_mirror_matches, run_burst, worker_settings
 from worker.deps import Deps
-from worker.jobs import sweep
+from worker.jobs import full_resync, sweep
 from worker.settings import JOBS, open_queue
 
 
@@ -93,3 +95,42 @@ async def test_a_reloaded_client_shares_the_accounts_cap_with_the_one_still_in_u
         await queue.aclose()
     assert fake_ashby.request_count("candidate.list") == 2 * cap
     assert fake_ashby.peak_in_flight == cap
+
+
+@pytest.mark.sandbox(candidates=1000)
+async def test_a_full_resync_tried_again_resumes_its_pass_from_the_checkpoint(
+    db, database_url, fake_ashby, account_id
+) -> None:
+    settings = worker_settings(database_url)
+    queue = await open_queue(settings)
+    try:
+        async with aiohttp.ClientSession() as session:
+            box = SecretBox(SecretStr(SECRET_KEY))
+            ctx = {"deps": Deps(settings=settings, pool=db, session=session, box=box, queue=queue, retry=FAST_RETRY)}
+            fake_ashby.faults.latency_ms = 30
+            first = asyncio.create_task(full_resync({**ctx, "job_try": 1}, str(account_id), "candidates"))
+            async with asyncio.timeout(10):
+                while True:  # until the pass has committed a few pages
+                    if (await _candidates_state(db, account_id)).pass_pages >= 3:
+                        break
+                    await asyncio.sleep(0.01)
+            fake_ashby.fail_next("candidate.list", status=403)  # the first try dies mid-pass
+            with pytest.raises(AshbyForbidden):
+                await first
+            fake_ashby.faults.latency_ms = 0
+            interrupted = await _candidates_state(db, account_id)
+            fake_ashby.reset_request_log()
+            outcome = await full_resync({**ctx, "job_try": 2}, str(account_id), "candidates")
+    finally:
+        await queue.aclose()
+    assert outcome.startswith("full:")
+    pages = len(fake_ashby.ids("candidates")) // 100
+    assert fake_ashby.request_count("candidate.list") == pages - interrupted.pass_pages  # none read twice
+    state = await _candidates_state(db, account_id)
+    assert (state.in_progress, state.last_mode, state.full_requested) == (False, "full", False)
+    await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
+
+
+async def _candidates_state(db, account_id) -> sync_state.SyncState:
+    async with db.acquire() as conn:
+        return await sync_state.get_state(conn, account_id, "candidates")
