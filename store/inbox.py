@@ -1,7 +1,7 @@
 """The webhook inbox: raw Ashby deliveries, committed before the receiver answers, applied later by the worker."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -211,16 +211,23 @@ async def probe(conn: Conn) -> None:
     await conn.execute("select 1 from webhook_inbox limit 0")
 
 
-async def list_pending_events(conn: Conn, account_id: uuid.UUID, *, limit: int = 100) -> list[InboxEvent]:
-    """An account's pending events never tried yet, oldest first (what a drain applies next).
+async def list_pending_events(
+    conn: Conn, account_id: uuid.UUID, *, limit: int = 100, skip: Collection[InboxKey] = ()
+) -> list[InboxEvent]:
+    """An account's pending events never tried yet, oldest first (what a drain applies next), but those in `skip`.
 
-    An event whose apply failed once belongs to its own job from then on, which retries it with backoff.
+    An event whose apply failed once belongs to its own job from then on, which retries it with backoff. `skip`
+    holds the events a drain has handed to such jobs but that are still pending: however many, they never hide
+    the events behind them.
     """
     rows = await conn.fetch(
         """select * from webhook_inbox where account_id = $1 and status = 'pending' and attempts = 0
+             and (webhook_action_id, action) not in (select * from unnest($3::text[], $4::text[]))
            order by received_at limit $2""",
         account_id,
         limit,
+        [k.webhook_action_id for k in skip],
+        [k.action for k in skip],
     )
     return [_event(r) for r in rows]
 

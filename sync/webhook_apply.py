@@ -81,6 +81,7 @@ async def drain_pending(
     """
     drained = Drained()
     tried: set[InboxKey] = set()
+    unresolved: set[InboxKey] = set()
     planning = asyncio.Semaphore(PLAN_CONCURRENCY)
     loop = asyncio.get_running_loop()
     async with inbox.drain_lock(ctx.pool, ctx.account_id, wait_s=lock_wait_s) as locked:
@@ -92,7 +93,7 @@ async def drain_pending(
         while True:
             read_at = loop.time()  # what is committed by now, this read sees
             async with ctx.pool.acquire() as conn:
-                pending = await inbox.list_pending_events(conn, ctx.account_id, limit=batch)
+                pending = await inbox.list_pending_events(conn, ctx.account_id, limit=batch, skip=unresolved)
             events = [e for e in pending if e.key not in tried]
             if not events:
                 if read_at - idle_since >= linger_s:
@@ -109,10 +110,14 @@ async def drain_pending(
             planned = [(e.key, changes) for e, changes in zip(events, plans, strict=True) if changes is not None]
             drained.deferred += [e.key for e, changes in zip(events, plans, strict=True) if changes is None]
             try:
-                drained.applied += await _write_batch(ctx, planned)
+                applied = await _write_batch(ctx, planned)
             except asyncpg.PostgresError as exc:  # one event Postgres refuses fails its batch: each goes alone
                 log.warning("webhook_drain_batch_failed", events=len(planned), error=type(exc).__name__)
                 drained.deferred += [key for key, _ in planned]
+                applied = set()
+            drained.applied += len(applied)
+            # Deferred, or held by a concurrent job: pending still, and not this drain's to read again.
+            unresolved.update(e.key for e in events if e.key not in applied)
     return drained
 
 
@@ -127,9 +132,9 @@ async def _plan_event(ctx: SyncContext, event: inbox.InboxEvent, planning: async
         return None
 
 
-async def _write_batch(ctx: SyncContext, planned: list[tuple[InboxKey, Changes]]) -> int:
-    """Write planned events in one transaction; those a concurrent job holds are left to it. Returns how many."""
-    done = 0
+async def _write_batch(ctx: SyncContext, planned: list[tuple[InboxKey, Changes]]) -> set[InboxKey]:
+    """Write planned events in one transaction; those a concurrent job holds are left to it. Returns those done."""
+    done: set[InboxKey] = set()
     async with ctx.pool.acquire() as conn, conn.transaction():
         await commit_without_waiting_for_disk(conn)  # if lost, the rows are still pending: applied again
         mine = await inbox.lock_pending_batch(conn, [k for k, _ in planned])
@@ -137,7 +142,7 @@ async def _write_batch(ctx: SyncContext, planned: list[tuple[InboxKey, Changes]]
             if key in mine:
                 await write_changes(conn, ctx, changes)
                 await inbox.mark_done(conn, key, SKIPPED if changes.skip_reason else APPLIED)
-                done += 1
+                done.add(key)
     return done
 
 

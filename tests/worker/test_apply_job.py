@@ -235,6 +235,21 @@ async def test_a_drain_leaves_events_that_failed_before_to_their_own_job_and_sto
     assert (await _event(db, keys[0])).status == "pending"
 
 
+async def test_events_a_drain_handed_to_their_own_jobs_never_hide_the_events_behind_them(
+    db, fake_ashby, account_id, sync_ctx
+) -> None:
+    ids = fake_ashby.ids("applications")[:6]
+    malformed = [envelope("applicationUpdate", {"application": "not an object"}) for _ in range(10)]
+    good = [envelope("applicationUpdate", {"application": fake_ashby.get("applications", i)}) for i in ids]
+    keys = await store_bodies(db, account_id, malformed + good)  # two batches' worth of bad events come first
+
+    drained = await drain_pending(sync_ctx, batch=5, linger_s=0)
+
+    assert drained is not None
+    assert (drained.applied, set(drained.deferred)) == (len(good), set(keys[: len(malformed)]))
+    assert [(await _event(db, k)).status for k in keys[len(malformed) :]] == ["applied"] * len(good)
+
+
 async def test_an_event_stored_while_a_receiver_skips_redis_is_read_by_the_lingering_drain(
     db, database_url, redis_client, fake_ashby, account_id, sync_ctx
 ) -> None:
