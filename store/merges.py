@@ -45,7 +45,11 @@ async def delete_candidate(conn: Conn, account_id: uuid.UUID, candidate_id: str)
     Ashby deletes a candidate's applications with it, and with them their offers, interview schedules (and their
     events) and feedback; each application embeds the candidate's name and contacts, and feedback its answers.
     """
-    app_ids = await candidate_application_ids(conn, account_id, candidate_id)
+    # Its applications in the mirror, and those its own row lists that the mirror has not seen yet (tombstoned).
+    listed = await conn.fetchval(
+        "select application_ids from candidates where account_id = $1 and id = $2", account_id, candidate_id
+    )
+    app_ids = sorted({*await candidate_application_ids(conn, account_id, candidate_id), *(listed or [])})
     marked = await mirror.mark_deleted(conn, "applications", account_id, app_ids)
     for table in ("offers", "application_feedback"):
         marked += len(await mirror.mark_deleted_children(conn, table, account_id, "application_id", app_ids))

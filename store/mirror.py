@@ -252,11 +252,24 @@ async def soft_delete_unseen(conn: Conn, table_name: str, account_id: uuid.UUID,
 
 
 async def mark_deleted(conn: Conn, table_name: str, account_id: uuid.UUID, ids: Sequence[str]) -> int:
-    """Mark rows deleted by id (a delete Ashby told us about) and clear their PII."""
+    """Mark rows deleted by id (a delete Ashby told us about) and clear their PII; returns how many were marked.
+
+    An id the mirror does not hold yet gets a deleted row of its own (a tombstone: the id and nothing else), so a
+    late webhook or a sync page fetched before the delete cannot bring the object, and its PII, in afterwards.
+    """
     table = TABLES[table_name]
     status = await conn.execute(
-        f"""update {table.name} set deleted_at = now(), deleted_by = '{DELETED_BY_WEBHOOK}'{_redactions(table)}
-            where account_id = $1 and id = any($2::text[]) and deleted_at is null""",
+        f"""update {table.name}
+            set deleted_at = coalesce(deleted_at, now()), deleted_by = '{DELETED_BY_WEBHOOK}'{_redactions(table)}
+            where account_id = $1 and id = any($2::text[]) and deleted_by is distinct from '{DELETED_BY_WEBHOOK}'""",
+        account_id,
+        list(ids),
+    )
+    await conn.execute(
+        f"""insert into {table.name} (account_id, id, raw, deleted_at, deleted_by)
+            select $1, i.id, jsonb_build_object('id', i.id), now(), '{DELETED_BY_WEBHOOK}'
+            from unnest($2::text[]) as i(id)
+            on conflict (account_id, id) do nothing""",
         account_id,
         list(ids),
     )

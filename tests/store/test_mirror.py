@@ -4,7 +4,7 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
-from store import accounts, mirror
+from store import accounts, merges, mirror
 from store.mirror_tables import TABLES
 from store.secrets import SecretBox, generate_key
 
@@ -234,3 +234,33 @@ async def test_a_row_a_full_pass_did_not_see_comes_back_when_listed_again(db, ac
         row = await conn.fetchrow("select name, deleted_at, deleted_by from candidates where id = 'c1'")
     assert (again.written, again.stale) == (1, 0)
     assert dict(row) == {"name": "Ada Lovelace", "deleted_at": None, "deleted_by": None}
+
+
+async def test_a_delete_of_an_object_not_mirrored_yet_leaves_a_tombstone_no_late_write_gets_past(
+    db, account_id
+) -> None:
+    listed = candidate("c1", "2025-01-01T00:00:00Z")
+    async with db.acquire() as conn:
+        assert await mirror.mark_deleted(conn, "candidates", account_id, ["c1"]) == 0  # nothing live to mark
+        tombstone = await conn.fetchrow("select raw, name, deleted_at, deleted_by from candidates where id = 'c1'")
+        late_webhook = await mirror.upsert_page(conn, "candidates", account_id, [listed], revive_deleted=False)
+        late_page = await mirror.upsert_page(conn, "candidates", account_id, [listed])
+        row = await conn.fetchrow("select raw, name, deleted_at from candidates where id = 'c1'")
+    assert (tombstone["raw"], tombstone["name"], tombstone["deleted_by"]) == ({"id": "c1"}, None, "webhook")
+    assert tombstone["deleted_at"] is not None
+    assert (late_webhook.stale, late_page.stale) == (1, 1)
+    assert dict(row) == {"raw": {"id": "c1"}, "name": None, "deleted_at": tombstone["deleted_at"]}
+
+
+async def test_a_deleted_candidates_applications_the_mirror_never_saw_are_tombstoned(db, account_id) -> None:
+    app = {"id": "a2", "updatedAt": "2025-01-01T00:00:00Z", "candidate": {"id": "c1", "name": "Ada Lovelace"}}
+    async with db.acquire() as conn:
+        await mirror.upsert_page(conn, "candidates", account_id, [candidate("c1", "2025-01-01T00:00:00Z")])
+        await merges.delete_candidate(conn, account_id, "c1")  # lists a1 and a2; neither is mirrored yet
+        late = await mirror.upsert_page(conn, "applications", account_id, [app], revive_deleted=False)
+        rows = await conn.fetch("select id, raw, deleted_at from applications order by id")
+    assert late.stale == 1
+    assert [(r["id"], r["raw"], r["deleted_at"] is not None) for r in rows] == [
+        ("a1", {"id": "a1"}, True),
+        ("a2", {"id": "a2"}, True),
+    ]
