@@ -435,28 +435,6 @@ create table if not exists interview_stages (
   primary key (account_id, id)
 );
 
--- Who marked a mirror row deleted: 'webhook' (Ashby said the object is gone) or 'sync' (a completed full pass did
--- not list it). A sync page fetched before a webhook's delete still lists the object: it may bring such a row
--- back only with a strictly newer updatedAt, never with the version the delete already superseded. Added only
--- where missing, so migrating again takes no lock.
-do $$
-declare
-  tbl record;
-begin
-  for tbl in
-    select c.relname
-    from pg_class c
-    join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = current_schema() and c.relkind = 'r'
-      and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'deleted_at' and not a.attisdropped)
-      and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'synced_at' and not a.attisdropped)
-      and not exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'deleted_by' and not a.attisdropped)
-  loop
-    execute format('alter table %I add column deleted_by text', tbl.relname);
-  end loop;
-end
-$$;
-
 -- Candidate search: full text over names, contacts, employer, school and tags; trigrams for fuzzy lookups.
 -- search_text (names, emails, phones, employer, position, school, tags) is assembled by the writer.
 alter table candidates add column if not exists search_text text;
@@ -518,6 +496,30 @@ begin
     exception when lock_not_available then
       null;  -- the table stayed busy: the next migrate sets it
     end;
+  end loop;
+end
+$$;
+
+-- Who marked a mirror row deleted: 'webhook' (Ashby said the object is gone) or 'sync' (a completed full pass did
+-- not list it). A sync page fetched before a webhook's delete still lists the object: it may bring such a row
+-- back only with an updatedAt later than the delete, never with a version the delete superseded. Added only where
+-- missing, so migrating again takes no lock; last in this file, so on a live database the tables it alters stay
+-- locked only until the migration commits (the column is needed, so it waits for each lock rather than skip).
+do $$
+declare
+  tbl record;
+begin
+  perform set_config('lock_timeout', '0', true);  -- wait: the storage block above set 2 s for its optional changes
+  for tbl in
+    select c.relname
+    from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = current_schema() and c.relkind = 'r'
+      and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'deleted_at' and not a.attisdropped)
+      and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'synced_at' and not a.attisdropped)
+      and not exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'deleted_by' and not a.attisdropped)
+  loop
+    execute format('alter table %I add column deleted_by text', tbl.relname);
   end loop;
 end
 $$;

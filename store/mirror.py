@@ -164,9 +164,9 @@ def upsert_sql(table_name: str, *, revive_deleted: bool = True, from_page: bool 
     selects = ", ".join(f"c{i}::text[]" if c.pg_type == "text[]" else f"c{i}" for i, c in enumerate(table.columns))
     newer = "(t.updated_at is null or t.updated_at <= excluded.updated_at)"
     if revive_deleted:
-        # A row Ashby's webhook deleted comes back only with a strictly newer version: the page may have been
-        # fetched before the delete, listing the very version (and PII) the delete superseded.
-        revivable = f"(t.deleted_by is distinct from '{DELETED_BY_WEBHOOK}' or t.updated_at < excluded.updated_at)"
+        # A row Ashby's webhook deleted comes back only with a version Ashby changed after the delete was applied:
+        # the page may have been fetched before the delete, listing a version (and PII) the delete superseded.
+        revivable = f"(t.deleted_by is distinct from '{DELETED_BY_WEBHOOK}' or excluded.updated_at > t.deleted_at)"
         newer = f"({revivable} and {newer})"
     else:
         newer = f"(t.deleted_at is null and {newer})"
@@ -208,8 +208,8 @@ async def upsert_page(
 
     A sync pass revives a deleted row it lists (Ashby has it, so it exists). A webhook must not: a late or
     reordered delivery about a deleted object would otherwise bring it, and its PII, back; pass
-    `revive_deleted=False`. Such rows count as stale. A sync page revives a row a webhook deleted only with a
-    strictly newer `updatedAt` (never one without): it may have been fetched before the delete.
+    `revive_deleted=False`. Such rows count as stale. A sync page revives a row a webhook deleted only with an
+    `updatedAt` later than the delete (never one without): it may have been fetched before the delete.
 
     `page_body`: the response `objects` were decoded from (its `results` are `objects`, in order). Postgres
     then reads `raw` from it instead of from each object encoded again, which costs this process a fifth of
@@ -235,7 +235,7 @@ async def upsert_page(
 def _redactions(table: MirrorTable) -> str:
     parts = [f"{c.name} = {'default' if c.pg_type == 'text[]' else 'null'}" for c in table.columns if c.pii]
     if table.pii_in_raw:
-        parts.append("raw = jsonb_build_object('id', id)")
+        parts.append(f"raw = jsonb_build_object('id', {table.name}.id)")
     return "".join(f", {p}" for p in parts)
 
 
@@ -256,24 +256,22 @@ async def mark_deleted(conn: Conn, table_name: str, account_id: uuid.UUID, ids: 
 
     An id the mirror does not hold yet gets a deleted row of its own (a tombstone: the id and nothing else), so a
     late webhook or a sync page fetched before the delete cannot bring the object, and its PII, in afterwards.
+    One statement: a row another transaction is inserting right now is waited for, then marked.
     """
     table = TABLES[table_name]
-    status = await conn.execute(
-        f"""update {table.name}
-            set deleted_at = coalesce(deleted_at, now()), deleted_by = '{DELETED_BY_WEBHOOK}'{_redactions(table)}
-            where account_id = $1 and id = any($2::text[]) and deleted_by is distinct from '{DELETED_BY_WEBHOOK}'""",
-        account_id,
-        list(ids),
-    )
-    await conn.execute(
+    rows = await conn.fetch(
         f"""insert into {table.name} (account_id, id, raw, deleted_at, deleted_by)
-            select $1, i.id, jsonb_build_object('id', i.id), now(), '{DELETED_BY_WEBHOOK}'
+            select distinct $1::uuid, i.id, jsonb_build_object('id', i.id), now(), '{DELETED_BY_WEBHOOK}'
             from unnest($2::text[]) as i(id)
-            on conflict (account_id, id) do nothing""",
+            on conflict (account_id, id) do update
+            set deleted_at = coalesce({table.name}.deleted_at, now()), deleted_by = '{DELETED_BY_WEBHOOK}'
+                {_redactions(table)}
+            where {table.name}.deleted_by is distinct from '{DELETED_BY_WEBHOOK}'
+            returning xmax = 0 as inserted""",
         account_id,
         list(ids),
     )
-    return int(status.split()[-1])
+    return sum(not r["inserted"] for r in rows)
 
 
 async def mark_deleted_children(

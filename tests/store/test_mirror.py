@@ -1,4 +1,6 @@
+import asyncio
 import uuid
+from datetime import timedelta
 
 import orjson
 import pytest
@@ -7,6 +9,7 @@ from pydantic import SecretStr
 from store import accounts, merges, mirror
 from store.mirror_tables import TABLES
 from store.secrets import SecretBox, generate_key
+from tests.helpers import lock_waiters
 
 
 @pytest.fixture
@@ -207,8 +210,14 @@ async def test_a_page_fetched_before_a_webhook_delete_never_brings_the_row_or_it
         assert (late.written, late.stale) == (0, 1)
         assert row["deleted_at"] is not None
         assert (row["name"], row["emails"], row["raw"], row["deleted_by"]) == (None, [], {"id": "c1"}, "webhook")
-        # a version Ashby changed after the delete (it exists after all) does come back
-        newer = await mirror.upsert_page(conn, "candidates", account_id, [candidate("c1", "2025-01-02T00:00:00Z")])
+        # a version older than the delete, though newer than the mirror's, was superseded by it too
+        between = await mirror.upsert_page(conn, "candidates", account_id, [candidate("c1", "2025-01-02T00:00:00Z")])
+        assert (between.written, between.stale) == (0, 1)
+        # a version Ashby changed after the delete was applied (the object exists after all) does come back
+        after = (await conn.fetchval("select deleted_at from candidates where id = 'c1'")) + timedelta(seconds=1)
+        newer = await mirror.upsert_page(
+            conn, "candidates", account_id, [candidate("c1", after.isoformat().replace("+00:00", "Z"))]
+        )
         row = await conn.fetchrow("select name, deleted_at, deleted_by from candidates where id = 'c1'")
     assert (newer.written, newer.stale) == (1, 0)
     assert dict(row) == {"name": "Ada Lovelace", "deleted_at": None, "deleted_by": None}
@@ -264,3 +273,15 @@ async def test_a_deleted_candidates_applications_the_mirror_never_saw_are_tombst
         ("a1", {"id": "a1"}, True),
         ("a2", {"id": "a2"}, True),
     ]
+
+
+async def test_a_delete_applied_while_a_page_inserts_the_row_waits_for_it_and_marks_it(db, account_id) -> None:
+    async with db.acquire() as page, db.acquire() as webhook:
+        async with page.transaction():  # a sync page inserting c9, not committed yet
+            await mirror.upsert_page(page, "candidates", account_id, [candidate("c9", "2025-01-01T00:00:00Z")])
+            delete = asyncio.create_task(mirror.mark_deleted(webhook, "candidates", account_id, ["c9"]))
+            await lock_waiters(db)
+        assert await delete == 1
+        row = await page.fetchrow("select name, raw, deleted_at from candidates where id = 'c9'")
+    assert (row["name"], row["raw"]) == (None, {"id": "c9"})
+    assert row["deleted_at"] is not None
