@@ -50,7 +50,10 @@ def decode_json(content: bytes | str, *, where: str) -> Any:
     except orjson.JSONDecodeError:
         value = decode_json_as_sent(content)  # raises ValueError when orjson was right to refuse
     replaced = [0]
-    value = _repaired(value, replaced)
+    try:
+        value = _repaired(value, replaced)
+    except (OverflowError, RecursionError) as exc:  # a number no float holds (orjson refuses it too); deep nesting
+        raise ValueError("JSON number out of range, or nested too deeply") from exc
     if replaced[0]:
         log.warning("json_surrogates_replaced", where=where, replaced=replaced[0])
     return value

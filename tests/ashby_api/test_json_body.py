@@ -57,3 +57,15 @@ def test_what_is_not_json_is_a_value_error_from_both(body: bytes) -> None:
         decode_json(body, where="x")
     with pytest.raises(ValueError):  # noqa: PT011
         decode_json_as_sent(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"n":' + b"9" * 400 + b"}",  # no float holds it: orjson refuses it, the standard library reads an int
+        b"[" * 900 + b'"\\ud800"' + b"]" * 900,  # the standard library reads it; repairing it nests too deep
+    ],
+)
+def test_what_cannot_be_decoded_as_orjson_would_is_a_value_error(body: bytes) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - the one error callers handle
+        decode_json(body, where="x")
