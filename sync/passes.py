@@ -285,9 +285,11 @@ async def _write_page(
                 ctx, resource, page, conn, last=last, sync_token=sync_token, after=after, seen_since=seen_since
             )
         except _GaveWay:  # rolled back: write it again once the page before it has committed (no wait then)
-            metrics.PAGE_WRITES_REDONE.labels(resource.name).inc()
             assert after is not None
             await asyncio.wait([after])
+            if after.cancelled() or after.exception() is not None:
+                raise _EarlierPageFailed from None
+            metrics.PAGE_WRITES_REDONE.labels(resource.name).inc()
             result, deleted = await _write_page_once(
                 ctx, resource, page, conn, last=last, sync_token=sync_token, after=after, seen_since=seen_since
             )

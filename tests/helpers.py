@@ -3,12 +3,13 @@
 import asyncio
 import uuid
 
+import asyncpg
 from pydantic import SecretStr
 
 from ashby_api.retry import Retrier, RetryPolicy
 from core.config import Settings
 from store import mirror
-from store.pool import Conn, Pool
+from store.pool import Pool
 from store.secrets import generate_key
 from worker.settings import build_worker
 
@@ -67,16 +68,13 @@ async def lock_waiters(pool: Pool, *, at_least: int = 1) -> list[str]:
             await asyncio.sleep(0.01)
 
 
-async def idle_in_transaction(pool: Pool, *, besides: Conn) -> None:
-    """Wait (at most 10 s) until a session of this database other than `besides` sits idle inside a transaction."""
+async def row_locked(pool: Pool, table: str, record_id: str) -> None:
+    """Wait (at most 10 s) until another transaction holds a lock on the row `record_id` of mirror `table`."""
     async with asyncio.timeout(10), pool.acquire() as conn:
         while True:
-            found = await conn.fetchval(
-                """select count(*) from pg_stat_activity
-                   where datname = current_database() and state = 'idle in transaction'
-                     and pid <> $1 and pid <> pg_backend_pid()""",
-                besides.get_server_pid(),
-            )
-            if found:
+            try:
+                async with conn.transaction():
+                    await conn.execute(f"select 1 from {table} where id = $1 for update nowait", record_id)
+            except asyncpg.LockNotAvailableError:
                 return
             await asyncio.sleep(0.01)

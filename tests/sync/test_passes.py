@@ -8,7 +8,7 @@ from ashby_api.resources import BY_NAME, RESOURCES, SyncMode
 from store import sync_state
 from sync.accounts import sync_account
 from sync.passes import SyncProtocolError, sync_resource
-from tests.helpers import assert_mirror_matches, idle_in_transaction, lock_waiters
+from tests.helpers import assert_mirror_matches, lock_waiters, row_locked
 
 CANDIDATES = BY_NAME["candidates"]
 
@@ -128,7 +128,7 @@ async def test_a_page_waiting_for_the_one_before_gives_way_to_a_transaction_it_b
             await batch.execute("select 1 from candidates where id = $1 for update", in_page_1)
             full = asyncio.create_task(sync_resource(sync_ctx, CANDIDATES, full=True))
             await lock_waiters(db)  # page 1 waits for the batch
-            await idle_in_transaction(db, besides=batch)  # page 2 is written, waiting for page 1
+            await row_locked(db, "candidates", in_page_2)  # page 2 is written, and waits for page 1
             await batch.execute("select 1 from candidates where id = $1 for update", in_page_2)
         result = await full
     assert result.mode == "full"

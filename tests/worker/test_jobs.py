@@ -97,7 +97,7 @@ async def test_a_reloaded_client_shares_the_accounts_cap_with_the_one_still_in_u
     assert fake_ashby.peak_in_flight == cap
 
 
-@pytest.mark.sandbox(candidates=1000)
+@pytest.mark.sandbox(candidates=2000)
 async def test_a_full_resync_tried_again_resumes_its_pass_from_the_checkpoint(
     db, database_url, fake_ashby, account_id
 ) -> None:
@@ -107,11 +107,11 @@ async def test_a_full_resync_tried_again_resumes_its_pass_from_the_checkpoint(
         async with aiohttp.ClientSession() as session:
             box = SecretBox(SecretStr(SECRET_KEY))
             ctx = {"deps": Deps(settings=settings, pool=db, session=session, box=box, queue=queue, retry=FAST_RETRY)}
-            fake_ashby.faults.latency_ms = 30
+            fake_ashby.faults.latency_ms = 50  # the pass still has 17 pages to go, 0.85 s, when it dies
             first = asyncio.create_task(full_resync({**ctx, "job_try": 1}, str(account_id), "candidates"))
             async with asyncio.timeout(10):
                 while True:  # until the pass has committed a few pages
-                    if (await _candidates_state(db, account_id)).pass_pages >= 3:
+                    if (await _candidates_state(db, account_id)).pass_pages >= 2:
                         break
                     await asyncio.sleep(0.01)
             fake_ashby.fail_next("candidate.list", status=403)  # the first try dies mid-pass
