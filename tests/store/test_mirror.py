@@ -285,3 +285,14 @@ async def test_a_delete_applied_while_a_page_inserts_the_row_waits_for_it_and_ma
         row = await page.fetchrow("select name, raw, deleted_at from candidates where id = 'c9'")
     assert (row["name"], row["raw"]) == (None, {"id": "c9"})
     assert row["deleted_at"] is not None
+
+
+async def test_deleting_a_candidate_leaves_a_listed_application_that_belongs_to_another_now(db, account_id) -> None:
+    moved = {"id": "a1", "updatedAt": "2025-01-02T00:00:00Z", "candidate": {"id": "c2", "name": "Grace Hopper"}}
+    async with db.acquire() as conn:
+        await mirror.upsert_page(conn, "candidates", account_id, [candidate("c1", "2025-01-01T00:00:00Z")])
+        await mirror.upsert_page(conn, "applications", account_id, [moved])  # merged into c2 since c1's row was read
+        await merges.delete_candidate(conn, account_id, "c1")  # c1's row still lists a1 and a2
+        rows = {r["id"]: r["deleted_at"] for r in await conn.fetch("select id, deleted_at from applications")}
+    assert rows["a1"] is None
+    assert rows["a2"] is not None  # never mirrored: tombstoned
