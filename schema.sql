@@ -509,7 +509,7 @@ do $$
 declare
   tbl record;
 begin
-  perform set_config('lock_timeout', '0', true);  -- wait: the storage block above set 2 s for its optional changes
+  set local lock_timeout to default;  -- the storage block above set 2 s for its optional changes; this one waits
   for tbl in
     select c.relname
     from pg_class c

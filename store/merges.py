@@ -45,16 +45,19 @@ async def delete_candidate(conn: Conn, account_id: uuid.UUID, candidate_id: str)
     Ashby deletes a candidate's applications with it, and with them their offers, interview schedules (and their
     events) and feedback; each application embeds the candidate's name and contacts, and feedback its answers.
     """
-    # Its applications in the mirror, and those its own row lists that the mirror has no row for yet (tombstoned).
-    # A listed one the mirror holds under another candidate (moved by a merge) is not this candidate's any more.
-    unseen = await conn.fetch(
+    # Its applications in the mirror, and those its own row lists: tombstoned when the mirror has no row for them
+    # yet, their children cleared when already deleted. One the mirror holds under another candidate (moved by a
+    # merge) is not this candidate's any more.
+    listed = await conn.fetch(
         """select i.id from candidates c, unnest(c.application_ids) as i(id)
            where c.account_id = $1 and c.id = $2
-             and not exists (select 1 from applications a where a.account_id = $1 and a.id = i.id)""",
+             and not exists (
+               select 1 from applications a where a.account_id = $1 and a.id = i.id and a.candidate_id <> $2
+             )""",
         account_id,
         candidate_id,
     )
-    app_ids = sorted({*await candidate_application_ids(conn, account_id, candidate_id), *(r["id"] for r in unseen)})
+    app_ids = sorted({*await candidate_application_ids(conn, account_id, candidate_id), *(r["id"] for r in listed)})
     marked = await mirror.mark_deleted(conn, "applications", account_id, app_ids)
     for table in ("offers", "application_feedback"):
         marked += len(await mirror.mark_deleted_children(conn, table, account_id, "application_id", app_ids))

@@ -264,7 +264,7 @@ async def mark_deleted(conn: Conn, table_name: str, account_id: uuid.UUID, ids: 
             select distinct $1::uuid, i.id, jsonb_build_object('id', i.id), now(), '{DELETED_BY_WEBHOOK}'
             from unnest($2::text[]) as i(id)
             on conflict (account_id, id) do update
-            set deleted_at = coalesce({table.name}.deleted_at, now()), deleted_by = '{DELETED_BY_WEBHOOK}'
+            set deleted_at = now(), deleted_by = '{DELETED_BY_WEBHOOK}'
                 {_redactions(table)}
             where {table.name}.deleted_by is distinct from '{DELETED_BY_WEBHOOK}'
             returning xmax = 0 as inserted""",

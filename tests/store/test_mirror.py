@@ -296,3 +296,35 @@ async def test_deleting_a_candidate_leaves_a_listed_application_that_belongs_to_
         rows = {r["id"]: r["deleted_at"] for r in await conn.fetch("select id, deleted_at from applications")}
     assert rows["a1"] is None
     assert rows["a2"] is not None  # never mirrored: tombstoned
+
+
+async def test_a_row_a_full_pass_deleted_then_ashby_deleted_is_not_revived_by_a_page_from_between(
+    db, account_id
+) -> None:
+    async with db.acquire() as conn:
+        await mirror.upsert_page(conn, "candidates", account_id, [candidate("c1", "2025-01-01T00:00:00Z")])
+        later = await conn.fetchval("select now() + interval '1 second'")
+        await mirror.soft_delete_unseen(conn, "candidates", account_id, later)  # a full pass missed it
+        missed_at = await conn.fetchval("select deleted_at from candidates where id = 'c1'")
+        between = candidate("c1", (missed_at + timedelta(microseconds=1)).isoformat().replace("+00:00", "Z"))
+        await mirror.mark_deleted(conn, "candidates", account_id, ["c1"])  # then Ashby reported the delete
+        late = await mirror.upsert_page(conn, "candidates", account_id, [between])  # a page fetched before it
+        row = await conn.fetchrow("select name, deleted_at, deleted_by from candidates where id = 'c1'")
+    assert late.stale == 1
+    assert (row["name"], row["deleted_by"]) == (None, "webhook")
+    assert row["deleted_at"] > missed_at
+
+
+async def test_deleting_a_candidate_clears_what_hangs_off_its_already_deleted_applications(db, account_id) -> None:
+    app = {"id": "a1", "updatedAt": "2025-01-01T00:00:00Z", "candidate": {"id": "c1", "name": "Ada Lovelace"}}
+    feedback = {"id": "f1", "applicationId": "a1", "submittedValues": {"notes": "Ada was great"}}
+    async with db.acquire() as conn:
+        await mirror.upsert_page(conn, "candidates", account_id, [candidate("c1", "2025-01-01T00:00:00Z")])
+        await mirror.upsert_page(conn, "applications", account_id, [app])
+        await mirror.upsert_page(conn, "application_feedback", account_id, [feedback])
+        later = await conn.fetchval("select now() + interval '1 second'")
+        await mirror.soft_delete_unseen(conn, "applications", account_id, later)  # a full pass missed a1
+        await merges.delete_candidate(conn, account_id, "c1")
+        row = await conn.fetchrow("select raw, deleted_at from application_feedback where id = 'f1'")
+    assert row["raw"] == {"id": "f1"}
+    assert row["deleted_at"] is not None
