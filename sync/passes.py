@@ -23,6 +23,7 @@ from ashby_api.models import Page
 from ashby_api.resources import Resource, SyncMode
 from ashby_api.retry import Retrier
 from store import mirror, sync_state
+from store.errors import PassSupersededError
 from store.pool import Conn, Pool, commit_without_waiting_for_disk
 from sync import metrics
 
@@ -91,6 +92,9 @@ async def sync_resource(
                 log.warning("sync_pass_restarted", resource=resource.name, reason=exc.code, request_id=exc.request_id)
                 metrics.RESTARTS.labels(resource.name, exc.code).inc()
                 return await _run(ctx, resource, full=True, progress=progress, restarted=exc.code)
+        except PassSupersededError:  # its lock was lost and another pass began: that one owns the state now
+            log.warning("sync_pass_skipped", resource=resource.name, reason="superseded")
+            return PassResult(resource.name, "skipped")
         except Exception as exc:  # recorded for `status`, then re-raised unchanged
             async with ctx.pool.acquire() as conn:
                 await sync_state.record_error(conn, ctx.account_id, resource.name, f"{type(exc).__name__}: {exc}")
@@ -127,7 +131,7 @@ async def _run(
     # has always applied its deletes.
     seen_since = state.pass_started_at if mode == "full" else None
     if resource.parent is not None:
-        await _run_per_parent(ctx, resource, tally, progress, seen_since=seen_since)
+        await _run_per_parent(ctx, resource, tally, progress, seen_since=seen_since, started_at=state.pass_started_at)
     else:
         await _pipeline(ctx, resource, tally, progress, cursor=cursor, token=token, prior=state, seen_since=seen_since)
     result = PassResult(
@@ -193,6 +197,7 @@ async def _pipeline(
     queue: asyncio.Queue[Page[dict[str, Any]] | BaseException] = asyncio.Queue(maxsize=1)
     fetching = asyncio.create_task(_fetch(ctx, resource, queue, cursor=cursor, token=token))
     tally.rows, tally.pages = prior.pass_rows, prior.pass_pages
+    assert prior.pass_started_at is not None
     last_token: str | None = None
     writes: list[_PageWrite] = []
     try:
@@ -221,6 +226,7 @@ async def _pipeline(
                 sync_token=last_token,
                 after=after,
                 seen_since=seen_since,
+                started_at=prior.pass_started_at,
             )
             writes.append(_PageWrite(asyncio.create_task(write), ids))
             if last:
@@ -273,16 +279,26 @@ async def _write_page(
     sync_token: str | None,
     after: "asyncio.Task[None] | None" = None,
     seen_since: datetime | None = None,
+    started_at: datetime,
 ) -> None:
     """Write `page` and its checkpoint in one transaction, committed after `after` (the page before it).
 
-    The last page of a full pass (`seen_since` set) also marks deleted the rows not seen since then.
+    The last page of a full pass (`seen_since` set) also marks deleted the rows not seen since then. `started_at`
+    is when the pass began: its checkpoint commits only while no other pass has begun since (a lost lock).
     """
     started = time.monotonic()
     async with ctx.pool.acquire() as conn:
         try:
             result, deleted = await _write_page_once(
-                ctx, resource, page, conn, last=last, sync_token=sync_token, after=after, seen_since=seen_since
+                ctx,
+                resource,
+                page,
+                conn,
+                last=last,
+                sync_token=sync_token,
+                after=after,
+                seen_since=seen_since,
+                started_at=started_at,
             )
         except _GaveWay:  # rolled back: write it again once the page before it has committed (no wait then)
             assert after is not None
@@ -291,7 +307,15 @@ async def _write_page(
                 raise _EarlierPageFailed from None
             metrics.PAGE_WRITES_REDONE.labels(resource.name).inc()
             result, deleted = await _write_page_once(
-                ctx, resource, page, conn, last=last, sync_token=sync_token, after=after, seen_since=seen_since
+                ctx,
+                resource,
+                page,
+                conn,
+                last=last,
+                sync_token=sync_token,
+                after=after,
+                seen_since=seen_since,
+                started_at=started_at,
             )
     metrics.PAGE_WRITE_SECONDS.labels(resource.name).observe(time.monotonic() - started)
     metrics.ROWS.labels(resource.name).inc(result.written)
@@ -323,6 +347,7 @@ async def _write_page_once(
     sync_token: str | None,
     after: "asyncio.Task[None] | None",
     seen_since: datetime | None,
+    started_at: datetime,
 ) -> tuple[mirror.UpsertResult, int]:
     """One try at `_write_page`'s transaction: the upsert's outcome and the rows marked deleted."""
     deleted = 0
@@ -339,11 +364,13 @@ async def _write_page_once(
             if seen_since is not None:  # every earlier page has committed: what is still unseen is gone
                 deleted = await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, seen_since)
             rows = len(page.raw)
-            await sync_state.complete_pass(conn, ctx.account_id, resource.name, sync_token=sync_token, rows=rows)
+            await sync_state.complete_pass(
+                conn, ctx.account_id, resource.name, sync_token=sync_token, rows=rows, started_at=started_at
+            )
         else:
             assert page.next_cursor is not None
             await sync_state.checkpoint(
-                conn, ctx.account_id, resource.name, cursor=page.next_cursor, rows=len(page.raw)
+                conn, ctx.account_id, resource.name, cursor=page.next_cursor, rows=len(page.raw), started_at=started_at
             )
     return result, deleted
 
@@ -361,7 +388,13 @@ def _count(resource: Resource, tally: _Tally, n: int, result: mirror.UpsertResul
 
 
 async def _run_per_parent(
-    ctx: SyncContext, resource: Resource, tally: _Tally, progress: Progress | None, *, seen_since: datetime | None
+    ctx: SyncContext,
+    resource: Resource,
+    tally: _Tally,
+    progress: Progress | None,
+    *,
+    seen_since: datetime | None,
+    started_at: datetime,
 ) -> None:
     """A snapshot listed per parent (interview stages per plan): one call per live parent row."""
     assert resource.parent is not None
@@ -379,4 +412,6 @@ async def _run_per_parent(
     async with ctx.pool.acquire() as conn, conn.transaction():
         if seen_since is not None:
             tally.deleted += await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, seen_since)
-        await sync_state.complete_pass(conn, ctx.account_id, resource.name, sync_token=None, rows=0)
+        await sync_state.complete_pass(
+            conn, ctx.account_id, resource.name, sync_token=None, rows=0, started_at=started_at
+        )

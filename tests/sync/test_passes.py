@@ -136,6 +136,31 @@ async def test_a_page_waiting_for_the_one_before_gives_way_to_a_transaction_it_b
     await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
 
 
+@pytest.mark.sandbox(candidates=1500)
+async def test_a_pass_whose_lock_was_lost_stops_once_another_pass_has_begun(
+    db, fake_ashby, sync_ctx, account_id
+) -> None:
+    fake_ashby.faults.latency_ms = 40
+    try:
+        first = asyncio.create_task(sync_resource(sync_ctx, CANDIDATES))
+        async with asyncio.timeout(10):
+            while True:  # until the first pass has committed a few pages
+                async with db.acquire() as conn:
+                    if (await sync_state.get_state(conn, account_id, "candidates")).pass_pages >= 2:
+                        break
+                await asyncio.sleep(0.01)
+        async with db.acquire() as conn:  # as a second worker would, had the first one's lock connection dropped
+            second = await sync_state.begin_pass(conn, account_id, "candidates", "full")
+        result = await first
+    finally:
+        fake_ashby.faults.latency_ms = 0
+    assert result.mode == "skipped"
+    async with db.acquire() as conn:
+        state = await sync_state.get_state(conn, account_id, "candidates")
+    assert state == second  # the first pass wrote nothing more into the second one's state
+    assert state.last_error is None
+
+
 async def test_two_passes_racing_on_one_resource_run_once(db, fake_ashby, sync_ctx, account_id) -> None:
     fake_ashby.faults.latency_ms = 20
     try:
