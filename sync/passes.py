@@ -288,35 +288,27 @@ async def _write_page(
     """
     started = time.monotonic()
     async with ctx.pool.acquire() as conn:
+        write = partial(
+            _write_page_once,
+            ctx,
+            resource,
+            page,
+            conn,
+            last=last,
+            sync_token=sync_token,
+            after=after,
+            seen_since=seen_since,
+            started_at=started_at,
+        )
         try:
-            result, deleted = await _write_page_once(
-                ctx,
-                resource,
-                page,
-                conn,
-                last=last,
-                sync_token=sync_token,
-                after=after,
-                seen_since=seen_since,
-                started_at=started_at,
-            )
+            result, deleted = await write()
         except _GaveWay:  # rolled back: write it again once the page before it has committed (no wait then)
             assert after is not None
             await asyncio.wait([after])
             if after.cancelled() or after.exception() is not None:
                 raise _EarlierPageFailed from None
             metrics.PAGE_WRITES_REDONE.labels(resource.name).inc()
-            result, deleted = await _write_page_once(
-                ctx,
-                resource,
-                page,
-                conn,
-                last=last,
-                sync_token=sync_token,
-                after=after,
-                seen_since=seen_since,
-                started_at=started_at,
-            )
+            result, deleted = await write()
     metrics.PAGE_WRITE_SECONDS.labels(resource.name).observe(time.monotonic() - started)
     metrics.ROWS.labels(resource.name).inc(result.written)
     tally.deleted += deleted
