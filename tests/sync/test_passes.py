@@ -136,7 +136,7 @@ async def test_a_page_waiting_for_the_one_before_gives_way_to_a_transaction_it_b
     await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
 
 
-@pytest.mark.sandbox(candidates=1500)
+@pytest.mark.sandbox(candidates=3000)  # 30 pages at 40 ms: over a second left when the second pass begins
 async def test_a_pass_whose_lock_was_lost_stops_once_another_pass_has_begun(
     db, fake_ashby, sync_ctx, account_id
 ) -> None:
