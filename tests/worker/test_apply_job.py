@@ -3,20 +3,16 @@
 import asyncio
 import uuid
 
-import aiohttp
 import pytest
 from arq import Retry
-from pydantic import SecretStr
 
-from ashby_api.retry import Retrier, RetryPolicy
 from ashby_sync.sync_commands import show_status
 from core.queue import JobName, clear_drain_flag, drain_flag_key, drain_job_id, enqueue, webhook_job_id
 from store import inbox, mirror
 from store.inbox import InboxKey
-from store.secrets import SecretBox
 from sync.webhook_apply import drain_pending
 from tests.ashby_events import Recorder, deliver, envelope, store_bodies, subscribe
-from tests.helpers import SECRET_KEY, run_burst, worker_settings
+from tests.helpers import run_burst, worker_settings
 from tests.webhooks.conftest import queued_jobs
 from webhooks.dispatch import JobDispatcher
 from webhooks.metrics import ReceiverMetrics
@@ -24,33 +20,12 @@ from worker.deps import Deps
 from worker.jobs import MAX_TRIES, STRANDED_AFTER_S, apply_webhook, drain_webhooks, sweep_inbox
 from worker.settings import build_worker, open_queue
 
-NO_RETRY = Retrier(policy=RetryPolicy(max_attempts=1))
-
 
 async def _event(db, key: InboxKey) -> inbox.InboxEvent:
     async with db.acquire() as conn:
         event = await inbox.get_event(conn, key)
     assert event is not None
     return event
-
-
-@pytest.fixture
-async def deps(db, database_url, redis_client):
-    """The worker's Deps over the test database and Redis; Ashby calls are tried once (the job retries)."""
-    settings = worker_settings(database_url)
-    queue = await open_queue(settings)
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield Deps(
-                settings=settings,
-                pool=db,
-                session=session,
-                box=SecretBox(SecretStr(SECRET_KEY)),
-                queue=queue,
-                retry=NO_RETRY,
-            )
-    finally:
-        await queue.aclose()
 
 
 async def _run_job(deps: Deps, key: InboxKey, job_try: int) -> str:

@@ -1,4 +1,5 @@
 import asyncio
+import dataclasses
 
 import aiohttp
 import pytest
@@ -73,56 +74,42 @@ async def test_the_sweeper_rebuilds_the_queue_from_postgres_after_redis_lost_eve
 
 
 async def test_a_reloaded_client_shares_the_accounts_cap_with_the_one_still_in_use(
-    db, database_url, fake_ashby, account_id
+    deps: Deps, fake_ashby, account_id
 ) -> None:
-    settings = worker_settings(database_url)
-    queue = await open_queue(settings)
-    try:
-        async with aiohttp.ClientSession() as session:
-            box = SecretBox(SecretStr(SECRET_KEY))
-            deps = Deps(settings=settings, pool=db, session=session, box=box, queue=queue, client_ttl_s=0)
-            old, new = await deps.sync_context(account_id), await deps.sync_context(account_id)  # reloaded
-            assert old.client is not new.client
-            cap = new.client.max_in_flight
-            fake_ashby.faults.latency_ms = 50
-            fake_ashby.reset_request_log()
-            try:  # a pass still on the old client, and jobs on the new one
-                calls = [c.client.list_page("candidates") for c in (old, new) for _ in range(cap)]
-                await asyncio.gather(*calls)
-            finally:
-                fake_ashby.faults.latency_ms = 0
+    deps = dataclasses.replace(deps, client_ttl_s=0)
+    old, new = await deps.sync_context(account_id), await deps.sync_context(account_id)  # reloaded
+    assert old.client is not new.client
+    cap = new.client.max_in_flight
+    fake_ashby.faults.latency_ms = 50
+    fake_ashby.reset_request_log()
+    try:  # a pass still on the old client, and jobs on the new one
+        calls = [c.client.list_page("candidates") for c in (old, new) for _ in range(cap)]
+        await asyncio.gather(*calls)
     finally:
-        await queue.aclose()
+        fake_ashby.faults.latency_ms = 0
     assert fake_ashby.request_count("candidate.list") == 2 * cap
     assert fake_ashby.peak_in_flight == cap
 
 
 @pytest.mark.sandbox(candidates=2000)
 async def test_a_full_resync_tried_again_resumes_its_pass_from_the_checkpoint(
-    db, database_url, fake_ashby, account_id
+    db, deps: Deps, fake_ashby, account_id
 ) -> None:
-    settings = worker_settings(database_url)
-    queue = await open_queue(settings)
-    try:
-        async with aiohttp.ClientSession() as session:
-            box = SecretBox(SecretStr(SECRET_KEY))
-            ctx = {"deps": Deps(settings=settings, pool=db, session=session, box=box, queue=queue, retry=FAST_RETRY)}
-            fake_ashby.faults.latency_ms = 50  # the pass still has 17 pages to go, 0.85 s, when it dies
-            first = asyncio.create_task(full_resync({**ctx, "job_try": 1}, str(account_id), "candidates"))
-            async with asyncio.timeout(10):
-                while True:  # until the pass has committed a few pages
-                    if (await _candidates_state(db, account_id)).pass_pages >= 2:
-                        break
-                    await asyncio.sleep(0.01)
-            fake_ashby.fail_next("candidate.list", status=403)  # the first try dies mid-pass
-            with pytest.raises(AshbyForbidden):
-                await first
-            fake_ashby.faults.latency_ms = 0
-            interrupted = await _candidates_state(db, account_id)
-            fake_ashby.reset_request_log()
-            outcome = await full_resync({**ctx, "job_try": 2}, str(account_id), "candidates")
-    finally:
-        await queue.aclose()
+    ctx = {"deps": dataclasses.replace(deps, retry=FAST_RETRY)}
+    fake_ashby.faults.latency_ms = 50  # the pass still has 17 pages to go, 0.85 s, when it dies
+    first = asyncio.create_task(full_resync({**ctx, "job_try": 1}, str(account_id), "candidates"))
+    async with asyncio.timeout(10):
+        while True:  # until the pass has committed a few pages
+            if (await _candidates_state(db, account_id)).pass_pages >= 2:
+                break
+            await asyncio.sleep(0.01)
+    fake_ashby.fail_next("candidate.list", status=403)  # the first try dies mid-pass
+    with pytest.raises(AshbyForbidden):
+        await first
+    fake_ashby.faults.latency_ms = 0
+    interrupted = await _candidates_state(db, account_id)
+    fake_ashby.reset_request_log()
+    outcome = await full_resync({**ctx, "job_try": 2}, str(account_id), "candidates")
     assert outcome.startswith("full:")
     pages = len(fake_ashby.ids("candidates")) // 100
     assert fake_ashby.request_count("candidate.list") == pages - interrupted.pass_pages  # none read twice
