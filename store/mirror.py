@@ -232,18 +232,25 @@ async def upsert_page(
     return UpsertResult(int(row["written"]), int(row["stale"]), tuple(page.rejected))
 
 
-def _redactions(table: MirrorTable) -> str:
+def _deletion(table: MirrorTable, by: str) -> str:
+    """The SET list that marks a row of `table` deleted (`by`: DELETED_BY_*) and clears its PII."""
     parts = [f"{c.name} = {'default' if c.pg_type == 'text[]' else 'null'}" for c in table.columns if c.pii]
     if table.pii_in_raw:
         parts.append(f"raw = jsonb_build_object('id', {table.name}.id)")
-    return "".join(f", {p}" for p in parts)
+    return ", ".join(["deleted_at = now()", f"deleted_by = '{by}'", *parts])
+
+
+def _parent_column(table: MirrorTable, column: str) -> str:
+    if column not in {c.name for c in table.columns}:
+        raise ValueError(f"{table.name} has no column {column}")
+    return column
 
 
 async def soft_delete_unseen(conn: Conn, table_name: str, account_id: uuid.UUID, seen_since: datetime) -> int:
     """Mark deleted, and clear PII from, rows a completed full pass did not see (not synced since `seen_since`)."""
     table = TABLES[table_name]
     status = await conn.execute(
-        f"""update {table.name} set deleted_at = now(), deleted_by = '{DELETED_BY_SYNC}'{_redactions(table)}
+        f"""update {table.name} set {_deletion(table, DELETED_BY_SYNC)}
             where account_id = $1 and deleted_at is null and synced_at < $2""",
         account_id,
         seen_since,
@@ -263,9 +270,7 @@ async def mark_deleted(conn: Conn, table_name: str, account_id: uuid.UUID, ids: 
         f"""insert into {table.name} (account_id, id, raw, deleted_at, deleted_by)
             select distinct $1::uuid, i.id, jsonb_build_object('id', i.id), now(), '{DELETED_BY_WEBHOOK}'
             from unnest($2::text[]) as i(id)
-            on conflict (account_id, id) do update
-            set deleted_at = now(), deleted_by = '{DELETED_BY_WEBHOOK}'
-                {_redactions(table)}
+            on conflict (account_id, id) do update set {_deletion(table, DELETED_BY_WEBHOOK)}
             where {table.name}.deleted_by is distinct from '{DELETED_BY_WEBHOOK}'
             returning xmax = 0 as inserted""",
         account_id,
@@ -280,13 +285,12 @@ async def mark_deleted_children(
     """Mark deleted (clearing PII) the live rows whose `parent_column` is one of `parent_ids`: what Ashby deletes
     with their parents. Returns their ids."""
     table = TABLES[table_name]
-    if parent_column not in {c.name for c in table.columns}:
-        raise ValueError(f"{table_name} has no column {parent_column}")
+    column = _parent_column(table, parent_column)
     if not parent_ids:
         return []
     rows = await conn.fetch(
-        f"""update {table.name} set deleted_at = now(), deleted_by = '{DELETED_BY_WEBHOOK}'{_redactions(table)}
-            where account_id = $1 and {parent_column} = any($2::text[]) and deleted_at is null
+        f"""update {table.name} set {_deletion(table, DELETED_BY_WEBHOOK)}
+            where account_id = $1 and {column} = any($2::text[]) and deleted_at is null
             returning id""",
         account_id,
         list(parent_ids),
@@ -300,11 +304,10 @@ async def delete_detached(
     """Mark deleted (clearing PII) the rows of `parent_id` that are not in `keep`: children that the parent's
     latest version no longer lists (an interview removed from its schedule)."""
     table = TABLES[table_name]
-    if parent_column not in {c.name for c in table.columns}:
-        raise ValueError(f"{table_name} has no column {parent_column}")
+    column = _parent_column(table, parent_column)
     status = await conn.execute(
-        f"""update {table.name} set deleted_at = now(), deleted_by = '{DELETED_BY_WEBHOOK}'{_redactions(table)}
-            where account_id = $1 and {parent_column} = $2 and id <> all($3::text[]) and deleted_at is null""",
+        f"""update {table.name} set {_deletion(table, DELETED_BY_WEBHOOK)}
+            where account_id = $1 and {column} = $2 and id <> all($3::text[]) and deleted_at is null""",
         account_id,
         parent_id,
         list(keep),

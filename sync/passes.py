@@ -129,11 +129,11 @@ async def _run(
     tally = _Tally()
     # A full pass marks deleted what it did not see, in the last page's transaction: a pass recorded as complete
     # has always applied its deletes.
-    seen_since = state.pass_started_at if mode == "full" else None
+    full_pass = mode == "full"
     if resource.parent is not None:
-        await _run_per_parent(ctx, resource, tally, progress, seen_since=seen_since, started_at=state.pass_started_at)
+        await _run_per_parent(ctx, resource, tally, progress, full=full_pass, started_at=state.pass_started_at)
     else:
-        await _pipeline(ctx, resource, tally, progress, cursor=cursor, token=token, prior=state, seen_since=seen_since)
+        await _pipeline(ctx, resource, tally, progress, cursor=cursor, token=token, prior=state, full=full_pass)
     result = PassResult(
         resource.name,
         mode,
@@ -185,7 +185,7 @@ async def _pipeline(
     cursor: str | None,
     token: str | None,
     prior: sync_state.SyncState,
-    seen_since: datetime | None,
+    full: bool,
 ) -> None:
     """Fetch pages in one task and write them from this one: up to `WRITE_DEPTH` pages at once.
 
@@ -225,7 +225,7 @@ async def _pipeline(
                 last=last,
                 sync_token=last_token,
                 after=after,
-                seen_since=seen_since,
+                full=full,
                 started_at=prior.pass_started_at,
             )
             writes.append(_PageWrite(asyncio.create_task(write), ids))
@@ -278,13 +278,13 @@ async def _write_page(
     last: bool,
     sync_token: str | None,
     after: "asyncio.Task[None] | None" = None,
-    seen_since: datetime | None = None,
+    full: bool = False,
     started_at: datetime,
 ) -> None:
     """Write `page` and its checkpoint in one transaction, committed after `after` (the page before it).
 
-    The last page of a full pass (`seen_since` set) also marks deleted the rows not seen since then. `started_at`
-    is when the pass began: its checkpoint commits only while no other pass has begun since (a lost lock).
+    `started_at` is when the pass began: its checkpoint commits only while no other pass has begun since (a lost
+    lock), and the last page of a `full` pass also marks deleted the rows not seen since then.
     """
     started = time.monotonic()
     async with ctx.pool.acquire() as conn:
@@ -297,7 +297,7 @@ async def _write_page(
             last=last,
             sync_token=sync_token,
             after=after,
-            seen_since=seen_since,
+            full=full,
             started_at=started_at,
         )
         try:
@@ -338,7 +338,7 @@ async def _write_page_once(
     last: bool,
     sync_token: str | None,
     after: "asyncio.Task[None] | None",
-    seen_since: datetime | None,
+    full: bool,
     started_at: datetime,
 ) -> tuple[mirror.UpsertResult, int]:
     """One try at `_write_page`'s transaction: the upsert's outcome and the rows marked deleted."""
@@ -353,8 +353,8 @@ async def _write_page_once(
             if after.cancelled() or after.exception() is not None:
                 raise _EarlierPageFailed
         if last:
-            if seen_since is not None:  # every earlier page has committed: what is still unseen is gone
-                deleted = await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, seen_since)
+            if full:  # every earlier page has committed: what is still unseen is gone
+                deleted = await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, started_at)
             rows = len(page.raw)
             await sync_state.complete_pass(
                 conn, ctx.account_id, resource.name, sync_token=sync_token, rows=rows, started_at=started_at
@@ -385,7 +385,7 @@ async def _run_per_parent(
     tally: _Tally,
     progress: Progress | None,
     *,
-    seen_since: datetime | None,
+    full: bool,
     started_at: datetime,
 ) -> None:
     """A snapshot listed per parent (interview stages per plan): one call per live parent row."""
@@ -402,8 +402,8 @@ async def _run_per_parent(
         if progress is not None:
             progress(resource.name, tally.rows, tally.pages)
     async with ctx.pool.acquire() as conn, conn.transaction():
-        if seen_since is not None:
-            tally.deleted += await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, seen_since)
+        if full:
+            tally.deleted += await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, started_at)
         await sync_state.complete_pass(
             conn, ctx.account_id, resource.name, sync_token=None, rows=0, started_at=started_at
         )

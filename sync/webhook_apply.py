@@ -80,8 +80,7 @@ async def drain_pending(
     are pending, with `more` set: the caller queues the next drain.
     """
     drained = Drained()
-    tried: set[InboxKey] = set()
-    unresolved: set[InboxKey] = set()
+    unresolved: set[InboxKey] = set()  # read once and still pending: deferred, or held by a concurrent job
     planning = asyncio.Semaphore(PLAN_CONCURRENCY)
     loop = asyncio.get_running_loop()
     async with inbox.drain_lock(ctx.pool, ctx.account_id, wait_s=lock_wait_s) as locked:
@@ -93,8 +92,7 @@ async def drain_pending(
         while True:
             read_at = loop.time()  # what is committed by now, this read sees
             async with ctx.pool.acquire() as conn:
-                pending = await inbox.list_pending_events(conn, ctx.account_id, limit=batch, skip=unresolved)
-            events = [e for e in pending if e.key not in tried]
+                events = await inbox.list_pending_events(conn, ctx.account_id, limit=batch, skip=unresolved)
             if not events:
                 if read_at - idle_since >= linger_s:
                     break
@@ -104,7 +102,6 @@ async def drain_pending(
                 drained.more = True
                 break
             idle_since = read_at
-            tried.update(e.key for e in events)
             # Planned side by side: the `.info` reads some events need overlap (the client caps them per account).
             plans = await asyncio.gather(*(_plan_event(ctx, e, planning) for e in events))
             planned = [(e.key, changes) for e, changes in zip(events, plans, strict=True) if changes is not None]
@@ -116,7 +113,6 @@ async def drain_pending(
                 drained.deferred += [key for key, _ in planned]
                 applied = set()
             drained.applied += len(applied)
-            # Deferred, or held by a concurrent job: pending still, and not this drain's to read again.
             unresolved.update(e.key for e in events if e.key not in applied)
     return drained
 
