@@ -8,9 +8,9 @@ The sandbox generates and encodes the org before the clock starts (`--pregenerat
 serves bytes: a real Ashby's work costs this machine nothing, and the baseline's rows are in memory too.
 `--on-demand` measures the pass with the sandbox generating every page on the same CPUs instead.
 
-Each round is a pass and a baseline on a fresh database, the baseline first in every other round (what one
-leaves behind, dirty pages and WAL to checkpoint, then burdens both alike). On a shared machine a single pair moves
-by 20 % from run to run; the figure is the median of the rounds' ratios.
+Each round is a pass and a baseline on a fresh database, the baseline first in every other round, each measured
+from a checkpoint: without one, a baseline run after a pass went 20-40 % slower, writing out the pass's pages.
+On a shared machine a single pair moves by 20 % from run to run; the figure is the median of the rounds' ratios.
 Run: `uv run python -m bench.sync_throughput [--candidates 100000] [--rounds 3] [--on-demand]`.
 """
 
@@ -21,6 +21,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
+import asyncpg
 import orjson
 
 from ashby_api.client import AshbyClient, new_session
@@ -57,8 +58,18 @@ class Timing:
     sandbox_s: float = 0.0
 
 
+async def settle(db: BenchDB) -> None:
+    """Write out what earlier work left in Postgres' buffers and WAL, so the next measurement does not pay for it."""
+    async with db.pool.acquire() as conn:
+        try:
+            await conn.execute("checkpoint")
+        except asyncpg.InsufficientPrivilegeError:
+            print("  (no CHECKPOINT privilege: the second measurement of a round writes out what the first left)")
+
+
 async def run_pass(db: BenchDB) -> tuple[int, Timing]:
     """The full pass of the benchmarked resources into `db`'s empty mirror: records and timing."""
+    await settle(db)
     async with new_session() as session, account_context(db.pool, session, db.box, db.account_id) as ctx:
         started, cpu_started, postgres_started = time.perf_counter(), time.process_time(), postgres_cpu_s()
         sandbox_started = children_cpu_s()
@@ -83,6 +94,8 @@ async def run_copy(db: BenchDB, rows: dict[str, list[bytes]]) -> Timing:
         )
         if compression == b"l":
             await conn.execute("alter table baseline_rows alter column raw set compression lz4")
+    await settle(db)
+    async with db.pool.acquire() as conn:
         started, cpu_started, postgres_started = time.perf_counter(), time.process_time(), postgres_cpu_s()
         for objs in rows.values():
             # COPY's text format: one line per row, tab-separated; backslashes escaped
