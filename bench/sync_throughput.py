@@ -8,9 +8,10 @@ The sandbox generates and encodes the org before the clock starts (`--pregenerat
 serves bytes: a real Ashby's work costs this machine nothing, and the baseline's rows are in memory too.
 `--on-demand` measures the pass with the sandbox generating every page on the same CPUs instead.
 
-Each round is a pass and a baseline on a fresh database, the baseline first in every other round, each measured
-from a checkpoint: without one, a baseline run after a pass went 20-40 % slower, writing out the pass's pages.
-On a shared machine a single pair moves by 20 % from run to run; the figure is the median of the rounds' ratios.
+Each round is a pass and a baseline on a fresh database, each measured after a vacuum and a checkpoint, so what
+the other left behind is not on its clock. Even so the baseline runs 20-40 % faster when it goes first (its own
+process's CPU too), so the baseline goes first in every other round and the figure is the median of the rounds'
+ratios; on a shared machine a single pair also moves by 20 % from run to run.
 Run: `uv run python -m bench.sync_throughput [--candidates 100000] [--rounds 3] [--on-demand]`.
 """
 
@@ -59,8 +60,10 @@ class Timing:
 
 
 async def settle(db: BenchDB) -> None:
-    """Write out what earlier work left in Postgres' buffers and WAL, so the next measurement does not pay for it."""
+    """Finish what earlier work left behind, so the next measurement does not pay for it: the vacuum (and analyze)
+    its inserts would start in the background, then the checkpoint that writes out its pages."""
     async with db.pool.acquire() as conn:
+        await conn.execute("vacuum (analyze)")
         try:
             await conn.execute("checkpoint")
         except asyncpg.InsufficientPrivilegeError:
