@@ -9,10 +9,12 @@ from typing import Any
 
 import orjson
 
+from store import mirror_sql
 from store.mirror_tables import TABLES, BadFieldError, MirrorTable, Obj, parse_timestamp
 from store.pool import Conn
 
-MAX_ID = 255
+MAX_ID = mirror_sql.MAX_ID
+UPDATED_AT_FIELD = "updatedAt"
 DELETED_BY_WEBHOOK = "webhook"  # `deleted_by`: Ashby reported the delete
 DELETED_BY_SYNC = "sync"  # a completed full pass did not list the row
 
@@ -27,15 +29,11 @@ class Rejected:
 
 @dataclass(slots=True)
 class PreparedPage:
-    """A page turned into column arrays, deduplicated by id (the newest version of an id wins).
-
-    `positions` are where each row's object is in the page (from 1); `raw` holds empty strings when not dumped.
-    """
+    """A page turned into column arrays, deduplicated by id (the newest version of an id wins)."""
 
     ids: list[str] = field(default_factory=list)
     updated_at: list[datetime | None] = field(default_factory=list)
     raw: list[str] = field(default_factory=list)
-    positions: list[int] = field(default_factory=list)
     columns: list[list[Any]] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
 
@@ -75,14 +73,11 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-def prepare_page(table: MirrorTable, objects: Iterable[Obj], *, dump_raw: bool = True) -> PreparedPage:
-    """Extract the typed columns of every object; bad fields become NULL and are reported, never raised.
-
-    With `dump_raw=False` the objects are not encoded for `raw`: the caller sends the page's own JSON instead.
-    """
+def prepare_page(table: MirrorTable, objects: Iterable[Obj]) -> PreparedPage:
+    """Extract the typed columns of every object; bad fields become NULL and are reported, never raised."""
     page = PreparedPage(columns=[[] for _ in table.columns])
     index: dict[str, int] = {}
-    for position, obj in enumerate(objects, 1):
+    for obj in objects:
         oid = obj.get("id") if type(obj) is dict else None
         if type(oid) is not str or not oid or len(oid) > MAX_ID or "\x00" in oid:
             page.rejected.append(Rejected(None, "id"))
@@ -91,8 +86,8 @@ def prepare_page(table: MirrorTable, objects: Iterable[Obj], *, dump_raw: bool =
             updated = parse_timestamp(obj.get("updatedAt"))
         except BadFieldError:
             updated = None
-            page.rejected.append(Rejected(oid, "updatedAt"))
-        raw, had_nul = _dump(obj) if dump_raw else ("", False)
+            page.rejected.append(Rejected(oid, UPDATED_AT_FIELD))
+        raw, had_nul = _dump(obj)
         if had_nul:
             page.rejected.append(Rejected(oid, "raw: NUL replaced by U+FFFD"))
         values: list[Any] = []
@@ -110,7 +105,6 @@ def prepare_page(table: MirrorTable, objects: Iterable[Obj], *, dump_raw: bool =
                 continue
             page.updated_at[at] = updated
             page.raw[at] = raw
-            page.positions[at] = position
             for i, v in enumerate(values):
                 page.columns[i][at] = v
             continue
@@ -118,7 +112,6 @@ def prepare_page(table: MirrorTable, objects: Iterable[Obj], *, dump_raw: bool =
         page.ids.append(oid)
         page.updated_at.append(updated)
         page.raw.append(raw)
-        page.positions.append(position)
         for i, v in enumerate(values):
             page.columns[i].append(v)
     return page
@@ -129,8 +122,8 @@ def _array_type(pg_type: str) -> str:
 
 
 @cache
-def upsert_sql(table_name: str, *, revive_deleted: bool = True, from_page: bool = False) -> str:
-    """The one statement that writes a page into `table_name`, newer updatedAt winning.
+def upsert_sql(table_name: str, *, revive_deleted: bool = True) -> str:
+    """The one statement that writes a page of objects into `table_name`, newer updatedAt winning.
 
     Every listed row is touched (`synced_at`, which is how a full pass knows what it saw), but its data only
     changes when the incoming version is at least as new as the stored one. Doing both in one
@@ -138,30 +131,23 @@ def upsert_sql(table_name: str, *, revive_deleted: bool = True, from_page: bool 
     deleted keeps its deletion (and its cleared PII) whatever the incoming version says.
 
     Parameters: $1 the account, $2 ids, $3 updatedAt, $4 the raw objects (JSON text each), then one array per
-    typed column. `from_page`: $4 is instead the whole response the page came from, and a last parameter gives
-    each row's position in its `results`; Postgres parses the page once and the objects are not encoded again.
+    typed column.
     """
     table = TABLES[table_name]
-    names = [c.name for c in table.columns]
     columns = [f"${i + 5}::{_array_type(c.pg_type)}" for i, c in enumerate(table.columns)]
-    aliases = [f"c{i}" for i in range(len(names))]
-    if from_page:
-        unnest_args = ", ".join(["$2::text[]", "$3::timestamptz[]", *columns, f"${len(names) + 5}::bigint[]"])
-        source = f"""page as (
-  select e.raw, e.position
-  from jsonb_array_elements(($4::text::jsonb) -> 'results') with ordinality as e(raw, position)
-), input as (
-  select u.*, page.raw from unnest({unnest_args}) as u({", ".join(["id", "updated_at", *aliases, "position"])})
-  join page using (position)
-)"""
-        raw = "raw"
-    else:
-        unnest_args = ", ".join(["$2::text[]", "$3::timestamptz[]", "$4::text[]", *columns])
-        source = f"""input as (
-  select * from unnest({unnest_args}) as u({", ".join(["id", "updated_at", "raw", *aliases])})
-)"""
-        raw = "raw::jsonb"
+    aliases = [f"c{i}" for i in range(len(table.columns))]
+    unnest_args = ", ".join(["$2::text[]", "$3::timestamptz[]", "$4::text[]", *columns])
     selects = ", ".join(f"c{i}::text[]" if c.pg_type == "text[]" else f"c{i}" for i, c in enumerate(table.columns))
+    upserted = _upserted(table, revive_deleted, f"$1, id, updated_at, raw::jsonb, now(), null, {selects}")
+    return f"""with input as (
+  select * from unnest({unnest_args}) as u({", ".join(["id", "updated_at", "raw", *aliases])})
+), {upserted}
+{_COUNTS}"""
+
+
+def _upserted(table: MirrorTable, revive_deleted: bool, values: str) -> str:
+    """The `upserted` CTE: writes `input` (id, updated_at, ...) with the select list `values`."""
+    names = [c.name for c in table.columns]
     newer = "(t.updated_at is null or t.updated_at <= excluded.updated_at)"
     if revive_deleted:
         # A row Ashby's webhook deleted comes back only with a version Ashby changed after the delete was applied:
@@ -173,23 +159,61 @@ def upsert_sql(table_name: str, *, revive_deleted: bool = True, from_page: bool 
     sets = ",\n    ".join(
         f"{n} = case when {newer} then excluded.{n} else t.{n} end" for n in ("updated_at", "raw", *names)
     )
-    return f"""
-with {source}, upserted as (
+    return f"""upserted as (
   insert into {table.name} as t (account_id, id, updated_at, raw, synced_at, deleted_at, {", ".join(names)})
-  select $1, id, updated_at, {raw}, now(), null, {selects} from input
+  select {values} from input
   on conflict (account_id, id) do update set
     synced_at = excluded.synced_at,
     deleted_at = case when {newer} then null else t.deleted_at end,
     deleted_by = case when {newer} then null else t.deleted_by end,
     {sets}
   returning t.id, t.updated_at, t.deleted_at
-)
-select count(*) filter (where u.updated_at is not distinct from i.updated_at and u.deleted_at is null) as written,
-       count(*) filter (where u.updated_at is distinct from i.updated_at or u.deleted_at is not null) as stale
+)"""
+
+
+_COUNTS = """select
+  count(*) filter (where u.updated_at is not distinct from i.updated_at and u.deleted_at is null) as written,
+  count(*) filter (where u.updated_at is distinct from i.updated_at or u.deleted_at is not null) as stale
 from upserted u join input i using (id)"""
 
 
-def _parses_as_sent(body: bytes) -> bool:
+@cache
+def typed_upsert_sql(table_name: str, *, revive_deleted: bool = True) -> str:
+    """`upsert_sql` for a page given as its response body only: Postgres reads ids, `updatedAt` and every typed
+    column from the objects itself (`store.mirror_sql`). $1 the account, $2 the body. Besides the counts it returns
+    `rejected_ids` and `rejected_fields` (paired; a NULL id for an object without a usable one)."""
+    table = TABLES[table_name]
+    names = [c.name for c in table.columns]
+    columns = ",\n    ".join(f"{mirror_sql.value(c.source)} as {c.name}" for c in table.columns)
+    checks = [(UPDATED_AT_FIELD, mirror_sql.bad(mirror_sql.UPDATED_AT, "updated_at"))]
+    checks += [(c.source.name, mirror_sql.bad(c.source, c.name)) for c in table.columns]
+    flags = ", ".join(f"case when {check} then '{name}' end" for name, check in checks if check is not None)
+    upserted = _upserted(table, revive_deleted, f"$1, id, updated_at, raw, now(), null, {', '.join(names)}")
+    return f"""
+with typed as (
+  select v.*, array_remove(array[{flags}]::text[], null) as bad_fields
+  from (
+    select e.page_position, {mirror_sql.record_id()} as id, {mirror_sql.value(mirror_sql.UPDATED_AT)} as updated_at,
+      {columns},
+      e.o as raw, e.o
+    from jsonb_array_elements(($2::text::jsonb) -> 'results') with ordinality as e(o, page_position)
+  ) v
+), input as (
+  -- the same id twice in one page: the newer version wins, the later one on a tie (as `prepare_page` keeps)
+  select distinct on (id) * from typed where id is not null order by id, updated_at desc nulls last, page_position desc
+), {upserted}, counts as (
+  {_COUNTS}
+), rejected as (
+  select t.page_position, t.id, f.field, f.n
+  from typed t, unnest(case when t.id is null then array['id'] else t.bad_fields end) with ordinality as f(field, n)
+)
+select counts.written, counts.stale,
+       (select array_agg(r.id order by r.page_position, r.n) from rejected r) as rejected_ids,
+       (select array_agg(r.field order by r.page_position, r.n) from rejected r) as rejected_fields
+from counts"""
+
+
+def parses_as_sent(body: bytes) -> bool:
     """Whether Postgres reads `body` as the client did: no \\u escapes (it refuses \\u0000 and lone
     surrogates, which the objects path replaces or fails on with a clear error)."""
     return b"\\u" not in body
@@ -211,25 +235,33 @@ async def upsert_page(
     `revive_deleted=False`. Such rows count as stale. A sync page revives a row a webhook deleted only with an
     `updatedAt` later than the delete (never one without): it may have been fetched before the delete.
 
-    `page_body`: the response `objects` were decoded from (its `results` are `objects`, in order). Postgres
-    then reads `raw` from it instead of from each object encoded again, which costs this process a fifth of
-    its time per page.
+    `page_body`: the response `objects` were decoded from (its `results` are `objects`, in order). Postgres then
+    reads the objects from it (`upsert_body`) instead of this process extracting their columns and encoding them
+    again, unless Postgres would read it differently (`parses_as_sent`).
     """
-    table = TABLES[table_name]
-    from_page = page_body is not None and _parses_as_sent(page_body)
-    page = prepare_page(table, objects, dump_raw=not from_page)
+    if page_body is not None and parses_as_sent(page_body):
+        return await upsert_body(conn, table_name, account_id, page_body, revive_deleted=revive_deleted)
+    page = prepare_page(TABLES[table_name], objects)
     if not page.ids:
         return UpsertResult(0, 0, tuple(page.rejected))
-    sql = upsert_sql(table_name, revive_deleted=revive_deleted, from_page=from_page)
-    args: list[Any]
-    if from_page:
-        assert page_body is not None
-        args = [page_body.decode(), *page.columns, page.positions]
-    else:
-        args = [page.raw, *page.columns]
-    row = await conn.fetchrow(sql, account_id, page.ids, page.updated_at, *args)
+    sql = upsert_sql(table_name, revive_deleted=revive_deleted)
+    row = await conn.fetchrow(sql, account_id, page.ids, page.updated_at, page.raw, *page.columns)
     assert row is not None
     return UpsertResult(int(row["written"]), int(row["stale"]), tuple(page.rejected))
+
+
+async def upsert_body(
+    conn: Conn, table_name: str, account_id: uuid.UUID, body: bytes, *, revive_deleted: bool = True
+) -> UpsertResult:
+    """`upsert_page` for a page given only as its response body (`results` a list): Postgres reads every object.
+
+    For bodies Postgres reads as the client would (`parses_as_sent`). Rows, counts and reported fields are those
+    `upsert_page` gives for the decoded objects (`store.mirror_sql`).
+    """
+    row = await conn.fetchrow(typed_upsert_sql(table_name, revive_deleted=revive_deleted), account_id, body.decode())
+    assert row is not None
+    ids, fields = row["rejected_ids"] or [], row["rejected_fields"] or []
+    return UpsertResult(int(row["written"]), int(row["stale"]), tuple(map(Rejected, ids, fields)))
 
 
 def _deletion(table: MirrorTable, by: str) -> str:

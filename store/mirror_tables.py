@@ -4,10 +4,12 @@ Extraction is defensive: a missing, mistyped or oversized field becomes NULL (an
 because the whole object is kept in `raw` anyway. Ashby can add enum values or drop fields at any time.
 """
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 Obj = Mapping[str, Any]  # an Ashby object straight from JSON
 Extract = Callable[[Obj], Any]
@@ -15,8 +17,46 @@ Extract = Callable[[Obj], Any]
 MAX_TEXT = 2000  # longer values stay in raw only: btree and tsvector entries have size limits
 
 
+DATE_PATTERN = r"(?!0000)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+TIMESTAMP_PATTERN = (
+    "^" + DATE_PATTERN + r"[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+    r"(Z|[+-](0[0-9]|1[0-5]):?[0-5][0-9])$"
+)
+"""The timestamps the mirror types: ISO 8601 as Ashby writes them (`2024-01-08T05:25:43.656Z`), a zone required.
+
+Stricter than Python's and Postgres' own parsers on purpose: the same rule holds where Python reads an object and
+where Postgres reads a page (`store.mirror_sql`), so the two always agree, and nothing it lets through can make
+Postgres' cast fail (offsets past 15:59, more than microseconds, year 0; the day of the month is checked apart).
+"""
+_TIMESTAMP = re.compile(TIMESTAMP_PATTERN, re.ASCII)
+_DATE = re.compile("^" + DATE_PATTERN, re.ASCII)
+
+
 class BadFieldError(Exception):
     """A field present but unusable (wrong type, unparsable, oversized)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a typed column's value is in an Ashby object, for Postgres to read it the way `Field.get` does.
+
+    `kind`: text, boolean, number, integer, timestamp, day (each at `path`), texts (a list at `path`, each item's
+    value at `item_path`), or search (the candidate search document).
+    """
+
+    kind: str
+    path: tuple[str, ...] = ()
+    item_path: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The field's name in reports of bad fields."""
+        return ".".join(self.path)
+
+
+class Field(NamedTuple):
+    get: Extract
+    source: Source
 
 
 def _dig(obj: Obj, path: tuple[str, ...]) -> Any:
@@ -34,8 +74,9 @@ def usable_text(v: str) -> bool:
     return len(v) <= MAX_TEXT and "\x00" not in v
 
 
-def text(*path: str) -> Extract:
-    name = ".".join(path)
+def text(*path: str) -> Field:
+    source = Source("text", path)
+    name = source.name
     if len(path) == 1:  # the common case, without the generic walk: this runs per field per row
         (key,) = path
 
@@ -47,7 +88,7 @@ def text(*path: str) -> Extract:
                 raise BadFieldError(name)
             return v
 
-        return get_one
+        return Field(get_one, source)
 
     def get(obj: Obj) -> str | None:
         v = _dig(obj, path)
@@ -57,10 +98,10 @@ def text(*path: str) -> Extract:
             raise BadFieldError(name)
         return v
 
-    return get
+    return Field(get, source)
 
 
-def boolean(*path: str) -> Extract:
+def boolean(*path: str) -> Field:
     def get(obj: Obj) -> bool | None:
         v = _dig(obj, path)
         if v is None:
@@ -69,22 +110,23 @@ def boolean(*path: str) -> Extract:
             raise BadFieldError(".".join(path))
         return v
 
-    return get
+    return Field(get, Source("boolean", path))
 
 
-def number(*path: str) -> Extract:
-    def get(obj: Obj) -> float | int | None:
+def number(*path: str) -> Field:
+    def get(obj: Obj) -> Decimal | int | None:
         v = _dig(obj, path)
         if v is None:
             return None
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise BadFieldError(".".join(path))
-        return v
+        # The number as written (`85000.5`), not the binary float's expansion (0.1 -> 0.1000000000000000055...)
+        return Decimal(repr(v)) if isinstance(v, float) else v
 
-    return get
+    return Field(get, Source("number", path))
 
 
-def integer(*path: str) -> Extract:
+def integer(*path: str) -> Field:
     def get(obj: Obj) -> int | None:
         v = _dig(obj, path)
         if v is None:
@@ -93,14 +135,14 @@ def integer(*path: str) -> Extract:
             raise BadFieldError(".".join(path))
         return v
 
-    return get
+    return Field(get, Source("integer", path))
 
 
 def parse_timestamp(v: Any) -> datetime | None:
     """An ISO-8601 timestamp with a zone (Ashby's `...Z`), or BadFieldError."""
     if v is None:
         return None
-    if type(v) is not str or len(v) > 64:
+    if type(v) is not str or len(v) > 64 or not _TIMESTAMP.match(v):
         raise BadFieldError("timestamp")
     try:
         ts = datetime.fromisoformat(v)
@@ -111,32 +153,32 @@ def parse_timestamp(v: Any) -> datetime | None:
     return ts
 
 
-def timestamp(*path: str) -> Extract:
+def timestamp(*path: str) -> Field:
     def get(obj: Obj) -> datetime | None:
         try:
             return parse_timestamp(_dig(obj, path))
         except BadFieldError:
             raise BadFieldError(".".join(path)) from None
 
-    return get
+    return Field(get, Source("timestamp", path))
 
 
-def day(*path: str) -> Extract:
+def day(*path: str) -> Field:
     def get(obj: Obj) -> date | None:
         v = _dig(obj, path)
         if v is None:
             return None
-        if not isinstance(v, str) or len(v) > 64:
+        if not isinstance(v, str) or len(v) > 64 or not _DATE.match(v):
             raise BadFieldError(".".join(path))
         try:
             return date.fromisoformat(v[:10])
         except ValueError as exc:
             raise BadFieldError(".".join(path)) from exc
 
-    return get
+    return Field(get, Source("day", path))
 
 
-def texts(list_key: str, *item_path: str) -> Extract:
+def texts(list_key: str, *item_path: str) -> Field:
     """A text[] column from a list of objects (`item_path` into each) or of strings (no `item_path`)."""
 
     def get(obj: Obj) -> list[str]:
@@ -152,17 +194,21 @@ def texts(list_key: str, *item_path: str) -> Extract:
                 out.append(v)
         return out
 
-    return get
+    return Field(get, Source("texts", (list_key,), item_path))
+
+
+SEARCH_FIELDS = ("name", "company", "position", "school")
+SEARCH_LISTS = (("emailAddresses", "value"), ("phoneNumbers", "value"), ("tags", "title"))
 
 
 def search_document(obj: Obj) -> str:
     """The words a candidate is found by: names, emails, phones, employer, position, school, tag titles."""
     parts: list[str] = []
-    for key in ("name", "company", "position", "school"):
+    for key in SEARCH_FIELDS:
         v = obj.get(key)
         if type(v) is str:
             parts.append(v[:MAX_TEXT])
-    for list_key, item_key in (("emailAddresses", "value"), ("phoneNumbers", "value"), ("tags", "title")):
+    for list_key, item_key in SEARCH_LISTS:
         items = obj.get(list_key)
         if type(items) is list:
             for item in items:
@@ -172,11 +218,15 @@ def search_document(obj: Obj) -> str:
     return " ".join(parts).replace("\x00", "")
 
 
+SEARCH = Field(search_document, Source("search"))
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     name: str
     pg_type: str  # text, boolean, timestamptz, date, numeric, integer, text[]
     extract: Extract
+    source: Source
     pii: bool = False  # cleared when the row is deleted or the candidate anonymised
 
 
@@ -187,8 +237,8 @@ class MirrorTable:
     pii_in_raw: bool = False  # raw is cut down to {"id"} when the row is deleted
 
 
-def _c(name: str, pg_type: str, extract: Extract, *, pii: bool = False) -> Column:
-    return Column(name, pg_type, extract, pii)
+def _c(name: str, pg_type: str, field: Field, *, pii: bool = False) -> Column:
+    return Column(name, pg_type, field.get, field.source, pii)
 
 
 _T, _B, _TS = "text", "boolean", "timestamptz"
@@ -213,7 +263,7 @@ TABLES: dict[str, MirrorTable] = {
                 _c("application_ids", "text[]", texts("applicationIds")),
                 _c("created_at", _TS, timestamp("createdAt")),
                 # computed here, not by SQL functions in a generated column: per row it is much cheaper
-                _c("search_text", _T, search_document, pii=True),
+                _c("search_text", _T, SEARCH, pii=True),
             ),
             pii_in_raw=True,
         ),

@@ -1,4 +1,5 @@
 import asyncio
+import random
 import uuid
 from datetime import timedelta
 
@@ -328,3 +329,92 @@ async def test_deleting_a_candidate_clears_what_hangs_off_its_already_deleted_ap
         row = await conn.fetchrow("select raw, deleted_at from application_feedback where id = 'f1'")
     assert row["raw"] == {"id": "f1"}
     assert row["deleted_at"] is not None
+
+
+# Values a field of an Ashby object may hold, good and bad, for the two extractions to agree on.
+_TIMESTAMPS = [
+    "2024-01-08T05:25:43.656Z",
+    "2024-01-08T05:25:43Z",
+    "2024-01-08 05:25Z",
+    "2024-01-08T05:25:43.123456+05:30",
+    "2024-01-08T05:25:43-0800",
+    "2024-02-29T00:00:00Z",
+    "2023-02-29T00:00:00Z",  # no such day
+    "2024-04-31T00:00:00Z",
+    "0000-01-01T00:00:00Z",
+    "2024-13-01T00:00:00Z",
+    "2024-01-01T24:00:00Z",
+    "2024-01-01T00:00:60Z",
+    "2024-01-01T00:00:00.1234567Z",
+    "2024-01-01T00:00:00+16:00",
+    "2024-01-01T00:00:00",  # no zone
+    "2024-01-01",
+    "yesterday",
+    "2024-01-08T05:25:43.656Z" + " " * 60,
+]
+_SCALARS: list[object] = [None, True, False, 0, -7, 2**31 - 1, 2**31, 12345678901234567, 1.5, -0.25, 1.5e300, 0.1]
+_SCALARS += ["", "x", "Zoë 日本", 'say "hi"', "back\\slash", "x" * 2000, "x" * 2001, [], ["a"], {}, {"value": "v"}]
+
+
+def _shape(rng: random.Random) -> object:
+    pick = rng.random()
+    if pick < 0.3:
+        return rng.choice(_TIMESTAMPS)
+    if pick < 0.9:
+        return rng.choice(_SCALARS)
+    items = [
+        rng.choice([*_SCALARS, {"value": "a@b.c"}, {"title": "T"}, {"id": "i1"}]) for _ in range(rng.randint(0, 4))
+    ]
+    return items
+
+
+def _random_object(rng: random.Random, table: str, n: int) -> dict:
+    obj: dict = {"id": f"r{n % 37}"}  # ids repeat: duplicates in a page
+    if rng.random() < 0.05:
+        obj["id"] = rng.choice([None, "", 5, "x" * 256, ["r1"]])
+    if rng.random() < 0.9:
+        obj["updatedAt"] = rng.choice(_TIMESTAMPS[:6]) if rng.random() < 0.8 else _shape(rng)
+    for col in TABLES[table].columns:
+        source = col.source
+        if source.kind == "search" or rng.random() < 0.2:
+            continue
+        path = source.path
+        if source.kind == "texts":
+            value: object = [
+                ({k: _shape(rng) for k in source.item_path} if source.item_path and rng.random() < 0.8 else _shape(rng))
+                for _ in range(rng.randint(0, 3))
+            ]
+            if rng.random() < 0.1:
+                value = _shape(rng)
+        else:
+            value = _shape(rng)
+        if rng.random() < 0.05 and len(path) > 1:
+            obj[path[0]] = rng.choice(["flat", 3, []])  # the parent is not an object
+            continue
+        at = obj
+        for key in path[:-1]:
+            at = at.setdefault(key, {})
+            if not isinstance(at, dict):
+                break
+        else:
+            at[path[-1]] = value
+    for key in ("name", "company", "position", "school"):  # what the candidate search document reads
+        if table == "candidates" and key not in obj and rng.random() < 0.5:
+            obj[key] = _shape(rng)
+    return obj
+
+
+@pytest.mark.parametrize("table", sorted(TABLES))
+async def test_postgres_reads_a_page_body_exactly_as_python_reads_its_objects(db, account_id, table) -> None:
+    rng = random.Random(table)
+    objects = [_random_object(rng, table, n) for n in range(400)]
+    body = orjson.dumps({"success": True, "results": objects})
+    assert mirror.parses_as_sent(body)
+    other = await _add_account(db, "other")
+    async with db.acquire() as conn:
+        by_python = await mirror.upsert_page(conn, table, account_id, objects)
+        by_postgres = await mirror.upsert_body(conn, table, other, body)
+        expected, got = await _rows(conn, table, account_id), await _rows(conn, table, other)
+    assert got == expected
+    assert by_postgres == by_python
+    assert by_python.rejected  # the shapes above really include bad fields
