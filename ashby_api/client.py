@@ -11,7 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Generic, Protocol, Self, TypeVar, overload
 
 import aiohttp
+import msgspec
 import orjson
+from multidict import CIMultiDictProxy
 from pydantic import SecretStr
 
 from ashby_api.envelope import decode_response, parse_page
@@ -23,6 +25,7 @@ from ashby_api.models import (
     ApplicationFeedback,
     ArchiveReason,
     AshbyRecord,
+    BodyPage,
     Candidate,
     CandidateTag,
     CustomField,
@@ -142,6 +145,63 @@ class InfoMethod(Generic[R]):
         return functools.partial(client.info, self.model)
 
 
+class _Id(msgspec.Struct):
+    id: Any = None
+
+
+class _IdEnvelope(msgspec.Struct):
+    """A list response with only what a sync pass needs decoded; other fields are skipped unbuilt."""
+
+    success: Any = None
+    results: list[_Id] | None = None
+    moreDataAvailable: Any = None  # Ashby's field names
+    nextCursor: Any = None
+    syncToken: Any = None
+
+    def paging(self) -> dict[str, Any]:
+        return {"moreDataAvailable": self.moreDataAvailable, "nextCursor": self.nextCursor, "syncToken": self.syncToken}
+
+
+_ID_ENVELOPE = msgspec.json.Decoder(_IdEnvelope)
+
+
+def _list_request(
+    resource: Resource | None,
+    *,
+    cursor: str | None,
+    sync_token: str | None,
+    limit: int = DEFAULT_LIMIT,
+    params: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The body of a list call: a resource's registry params updated by `params`, then paging. Snapshot resources
+    get no `limit` or `syncToken`: their endpoints take neither."""
+    body: dict[str, Any] = {**(resource.params if resource else {}), **(params or {})}
+    if resource is None or resource.mode is SyncMode.INCREMENTAL:
+        body["limit"] = limit
+        if sync_token is not None:
+            body["syncToken"] = sync_token
+    if cursor is not None:
+        body["cursor"] = cursor
+    return body
+
+
+def _results(payload: Mapping[str, Any], endpoint: str) -> list[dict[str, Any]]:
+    raw = payload.get("results")
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise AshbyProtocolError("results is not a list of objects", endpoint=endpoint)
+    return raw
+
+
+def _paging(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The paging fields of a list response, normalised (an empty cursor or token is none)."""
+    next_cursor, token = payload.get("nextCursor"), payload.get("syncToken")
+    return {
+        "next_cursor": next_cursor if isinstance(next_cursor, str) and next_cursor else None,
+        "more_data_available": payload.get("moreDataAvailable") is True,
+        "sync_token": token if isinstance(token, str) and token else None,
+    }
+
+
 class AshbyClient(AshbyWrites):
     """Talks to one Ashby account. Owns no connections: `session` belongs to the process.
 
@@ -190,6 +250,11 @@ class AshbyClient(AshbyWrites):
 
     async def _post(self, endpoint: str, body: Mapping[str, Any] | None) -> tuple[dict[str, Any], bytes]:
         """The success envelope of `endpoint` called with `body`, and the response bytes it was decoded from."""
+        status, headers, content = await self._send(endpoint, body)
+        return decode_response(endpoint, status, headers, content), content
+
+    async def _send(self, endpoint: str, body: Mapping[str, Any] | None) -> "tuple[int, CIMultiDictProxy[str], bytes]":
+        """The status, headers and body of `endpoint` called with `body` (AshbyTransportError if none came)."""
         data = orjson.dumps(dict(body or {}))
         async with self._semaphore:
             try:
@@ -207,7 +272,7 @@ class AshbyClient(AshbyWrites):
                 raise AshbyTransportError(f"timed out after {self.timeout:g}s", endpoint=endpoint) from exc
             except aiohttp.ClientError as exc:
                 raise AshbyTransportError(f"request failed ({type(exc).__name__})", endpoint=endpoint) from exc
-        return decode_response(endpoint, status, headers, content), content
+        return status, headers, content
 
     # Lists ----------------------------------------------------------------------------------------------------
 
@@ -228,26 +293,32 @@ class AshbyClient(AshbyWrites):
         """
         resource = _find_resource(resource_or_endpoint)
         endpoint = resource.endpoint if resource else str(resource_or_endpoint)
-        body: dict[str, Any] = {**(resource.params if resource else {}), **(params or {})}
-        if resource is None or resource.mode is SyncMode.INCREMENTAL:
-            body["limit"] = limit
-            if sync_token is not None:
-                body["syncToken"] = sync_token
-        if cursor is not None:
-            body["cursor"] = cursor
+        body = _list_request(resource, cursor=cursor, sync_token=sync_token, limit=limit, params=params)
         payload, content = await self._post(endpoint, body)
-        raw = payload.get("results")
-        if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
-            raise AshbyProtocolError("results is not a list of objects", endpoint=endpoint)
-        next_cursor, token = payload.get("nextCursor"), payload.get("syncToken")
-        return Page(
-            results=raw,
-            raw=raw,
-            next_cursor=next_cursor if isinstance(next_cursor, str) and next_cursor else None,
-            more_data_available=payload.get("moreDataAvailable") is True,
-            sync_token=token if isinstance(token, str) and token else None,
-            body=content,
-        )
+        raw = _results(payload, endpoint)
+        return Page(results=raw, raw=raw, **_paging(payload), body=content)
+
+    async def list_body_page(
+        self, resource: Resource, *, cursor: str | None = None, sync_token: str | None = None
+    ) -> BodyPage:
+        """`list_page` for a sync pass: the page's objects stay in the body, for Postgres to read.
+
+        Decodes only the envelope and each object's id (msgspec skips the rest without building it), unless the
+        body has `\\u` escapes or anything about it is unusual: then it is decoded as `list_page` does, with the
+        same errors.
+        """
+        body = _list_request(resource, cursor=cursor, sync_token=sync_token)
+        status, headers, content = await self._send(resource.endpoint, body)
+        if 200 <= status < 300 and b"\\u" not in content:
+            try:
+                envelope = _ID_ENVELOPE.decode(content)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                envelope = None
+            if envelope is not None and envelope.success is True and envelope.results is not None:
+                return BodyPage(content, [r.id for r in envelope.results], **_paging(envelope.paging()))
+        payload = decode_response(resource.endpoint, status, headers, content)
+        raw = _results(payload, resource.endpoint)
+        return BodyPage(content, [o.get("id") for o in raw], **_paging(payload), objects=raw)
 
     async def list_models(
         self,

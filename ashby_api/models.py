@@ -441,3 +441,20 @@ class Page(Generic[M]):
     more_data_available: bool = False
     sync_token: str | None = None
     body: bytes | None = field(default=None, compare=False, repr=False)  # PII: never in a repr or log line
+
+
+@dataclass(frozen=True, slots=True)
+class BodyPage:
+    """One page of a list endpoint kept as the bytes Ashby sent, for Postgres to read (a sync pass's pages).
+
+    Only what paging needs is decoded, and each object's `id` (`ids`, in order; None where an object has none).
+    `objects` holds the decoded objects only when the body has `\\u` escapes, which Postgres could read otherwise
+    than the client does (`store.mirror.parses_as_sent`); then they are written from Python.
+    """
+
+    body: bytes = field(repr=False)  # PII: never in a repr or log line
+    ids: list[Any]
+    next_cursor: str | None = None
+    more_data_available: bool = False
+    sync_token: str | None = None
+    objects: list[dict[str, Any]] | None = field(default=None, repr=False)

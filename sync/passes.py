@@ -13,13 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 import structlog
 
 from ashby_api.client import AshbyClient
 from ashby_api.errors import AshbyProtocolError, SyncRestartRequired
-from ashby_api.models import Page
+from ashby_api.models import BodyPage
 from ashby_api.resources import Resource, SyncMode
 from ashby_api.retry import Retrier
 from store import mirror, sync_state
@@ -194,7 +193,7 @@ async def _pipeline(
     shares a record with a page still being written waits for it before writing, so two transactions never
     wait on each other's rows.
     """
-    queue: asyncio.Queue[Page[dict[str, Any]] | BaseException] = asyncio.Queue(maxsize=1)
+    queue: asyncio.Queue[BodyPage | BaseException] = asyncio.Queue(maxsize=1)
     fetching = asyncio.create_task(_fetch(ctx, resource, queue, cursor=cursor, token=token))
     tally.rows, tally.pages = prior.pass_rows, prior.pass_pages
     assert prior.pass_started_at is not None
@@ -209,7 +208,7 @@ async def _pipeline(
             last = not item.more_data_available
             if last and resource.mode is SyncMode.INCREMENTAL and last_token is None:
                 raise SyncProtocolError("the pass ended without a syncToken", endpoint=resource.endpoint)
-            ids = frozenset(i for obj in item.raw if isinstance(i := obj.get("id"), str))
+            ids = frozenset(i for i in item.ids if isinstance(i, str))
             # Oldest first (commits are in page order): a failure raises here as the pass's error.
             while writes and (
                 writes[0].task.done() or len(writes) >= WRITE_DEPTH or any(not w.ids.isdisjoint(ids) for w in writes)
@@ -247,14 +246,14 @@ class _EarlierPageFailed(Exception):
 async def _fetch(
     ctx: SyncContext,
     resource: Resource,
-    queue: "asyncio.Queue[Page[dict[str, Any]] | BaseException]",
+    queue: "asyncio.Queue[BodyPage | BaseException]",
     *,
     cursor: str | None,
     token: str | None,
 ) -> None:
     try:
         while True:
-            fetch = partial(ctx.client.list_page, resource, cursor=cursor, sync_token=token)
+            fetch = partial(ctx.client.list_body_page, resource, cursor=cursor, sync_token=token)
             page = await ctx.retry(fetch)
             await queue.put(page)
             if not page.more_data_available:
@@ -271,7 +270,7 @@ async def _fetch(
 async def _write_page(
     ctx: SyncContext,
     resource: Resource,
-    page: Page[dict[str, Any]],
+    page: BodyPage,
     tally: _Tally,
     progress: Progress | None,
     *,
@@ -312,7 +311,7 @@ async def _write_page(
     metrics.PAGE_WRITE_SECONDS.labels(resource.name).observe(time.monotonic() - started)
     metrics.ROWS.labels(resource.name).inc(result.written)
     tally.deleted += deleted
-    _count(resource, tally, len(page.raw), result)
+    _count(resource, tally, len(page.ids), result)
     if progress is not None:
         progress(resource.name, tally.rows, tally.pages)
 
@@ -332,7 +331,7 @@ class _GaveWay(Exception):
 async def _write_page_once(
     ctx: SyncContext,
     resource: Resource,
-    page: Page[dict[str, Any]],
+    page: BodyPage,
     conn: Conn,
     *,
     last: bool,
@@ -345,7 +344,10 @@ async def _write_page_once(
     deleted = 0
     async with conn.transaction():
         await commit_without_waiting_for_disk(conn)  # a lost page is refetched from the checkpoint before it
-        result = await mirror.upsert_page(conn, resource.name, ctx.account_id, page.raw, page_body=page.body)
+        if page.objects is None:
+            result = await mirror.upsert_body(conn, resource.name, ctx.account_id, page.body)
+        else:
+            result = await mirror.upsert_page(conn, resource.name, ctx.account_id, page.objects, page_body=page.body)
         if after is not None:
             done, _ = await asyncio.wait([after], timeout=PREDECESSOR_WAIT_S)
             if not done:
@@ -355,14 +357,14 @@ async def _write_page_once(
         if last:
             if full:  # every earlier page has committed: what is still unseen is gone
                 deleted = await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, started_at)
-            rows = len(page.raw)
+            rows = len(page.ids)
             await sync_state.complete_pass(
                 conn, ctx.account_id, resource.name, sync_token=sync_token, rows=rows, started_at=started_at
             )
         else:
             assert page.next_cursor is not None
             await sync_state.checkpoint(
-                conn, ctx.account_id, resource.name, cursor=page.next_cursor, rows=len(page.raw), started_at=started_at
+                conn, ctx.account_id, resource.name, cursor=page.next_cursor, rows=len(page.ids), started_at=started_at
             )
     return result, deleted
 

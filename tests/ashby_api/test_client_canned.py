@@ -6,6 +6,7 @@ import socket
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -25,6 +26,7 @@ from ashby_api.errors import (
     SyncTokenExpired,
 )
 from ashby_api.models import Candidate, Page
+from ashby_api.resources import BY_NAME
 from ashby_api.retry import Retrier, RetryPolicy
 from tests.ashby_api.conftest import Canned
 
@@ -318,3 +320,52 @@ async def test_an_empty_key_sends_no_authorization(canned: Canned, session: aioh
     with pytest.raises(AshbyUnauthorized):
         await client.call("apiKey.info")
     assert "Authorization" not in canned.requests[0][2]
+
+
+# --- pages for Postgres to read: only paging and ids decoded, the same errors as list_page -----------------------
+USERS = BY_NAME["users"]
+
+
+async def test_a_body_page_decodes_only_paging_and_ids(canned: Canned, canned_client: AshbyClient) -> None:
+    canned.page([{"id": "u1", "firstName": "Zoë"}, {"firstName": "no id"}, {"id": 7}], next_cursor="c2")
+    page = await canned_client.list_body_page(USERS, cursor="c1", sync_token="t1")
+    assert (page.ids, page.objects, page.next_cursor, page.more_data_available) == (["u1", None, 7], None, "c2", True)
+    assert orjson.loads(page.body)["results"][0] == {"id": "u1", "firstName": "Zoë"}
+    assert canned.requests[0][:2] == (
+        "user.list",
+        {"includeDeactivated": True, "limit": 100, "syncToken": "t1", "cursor": "c1"},
+    )
+
+
+async def test_a_body_page_with_unicode_escapes_is_decoded_whole(canned: Canned, canned_client: AshbyClient) -> None:
+    canned.responses.append(  # escapes as a JSON.stringify-like writer may send them
+        web.Response(
+            body=b'{"success":true,"results":[{"id":"u1","firstName":"Zo\\u00eb"}],"syncToken":"t2"}',
+            headers={"Content-Type": "application/json"},
+        )
+    )
+    page = await canned_client.list_body_page(USERS)
+    assert page.objects == [{"id": "u1", "firstName": "Zoë"}]
+    assert (page.ids, page.sync_token, page.more_data_available) == (["u1"], "t2", False)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls"),
+    [
+        (403, {"success": False, "errorInfo": {"code": "missing_endpoint_permission"}}, AshbyForbidden),
+        (200, {"success": False, "errors": ["sync_token_expired"]}, SyncTokenExpired),
+        (200, {"success": True, "results": [{"id": "u1"}, "not an object"]}, AshbyProtocolError),
+        (200, {"success": True}, AshbyProtocolError),
+        (200, ["not", "an", "envelope"], AshbyProtocolError),
+    ],
+)
+async def test_a_body_page_fails_as_a_decoded_page_does(
+    canned: Canned, canned_client: AshbyClient, status: int, body: Any, cls: type[AshbyError]
+) -> None:
+    canned.add(status, body=body)
+    canned.add(status, body=body)
+    with pytest.raises(cls) as decoded:
+        await canned_client.list_page(USERS)
+    with pytest.raises(cls) as from_body:
+        await canned_client.list_body_page(USERS)
+    assert str(from_body.value) == str(decoded.value)
