@@ -184,19 +184,27 @@ def typed_upsert_sql(table_name: str, *, revive_deleted: bool = True) -> str:
     `rejected_ids` and `rejected_fields` (paired; a NULL id for an object without a usable one)."""
     table = TABLES[table_name]
     names = [c.name for c in table.columns]
-    columns = ",\n    ".join(f"{mirror_sql.value(c.source)} as {c.name}" for c in table.columns)
-    checks = [(UPDATED_AT_FIELD, mirror_sql.bad(mirror_sql.UPDATED_AT, "updated_at"))]
-    checks += [(c.source.name, mirror_sql.bad(c.source, c.name)) for c in table.columns]
+    sources = [(UPDATED_AT_FIELD, "updated_at", mirror_sql.UPDATED_AT)]
+    sources += [(c.source.name, c.name, c.source) for c in table.columns]
+    fields = ", ".join(f"{mirror_sql.field(src, 'e.o')} as f{i}" for i, (_, _, src) in enumerate(sources))
+    values = ", ".join(f"{mirror_sql.value(src, f'f.f{i}')} as {col}" for i, (_, col, src) in enumerate(sources))
+    checks = [(name, mirror_sql.bad(src, f"v.f{i}", f"v.{col}")) for i, (name, col, src) in enumerate(sources)]
     flags = ", ".join(f"case when {check} then '{name}' end" for name, check in checks if check is not None)
     upserted = _upserted(table, revive_deleted, f"$1, id, updated_at, raw, now(), null, {', '.join(names)}")
+    # Three levels, each computed once per row: the fields, the values read from them, then which fields were there
+    # but unusable (`offset 0` keeps Postgres from pulling a level up and repeating its expressions at every use).
     return f"""
 with typed as (
-  select v.*, array_remove(array[{flags}]::text[], null) as bad_fields
+  select v.page_position, v.id, v.raw, {", ".join(f"v.{col}" for _, col, _ in sources)},
+    array_remove(array[{flags}]::text[], null) as bad_fields
   from (
-    select e.page_position, {mirror_sql.record_id()} as id, {mirror_sql.value(mirror_sql.UPDATED_AT)} as updated_at,
-      {columns},
-      e.o as raw, e.o
-    from jsonb_array_elements(($2::text::jsonb) -> 'results') with ordinality as e(o, page_position)
+    select f.*, {values}
+    from (
+      select e.page_position, e.o as raw, {mirror_sql.record_id("e.o->'id'")} as id, {fields}
+      from jsonb_array_elements(($2::text::jsonb) -> 'results') with ordinality as e(o, page_position)
+      offset 0
+    ) f
+    offset 0
   ) v
 ), input as (
   -- the same id twice in one page: the newer version wins, the later one on a tie (as `prepare_page` keeps)
