@@ -448,8 +448,9 @@ class BodyPage:
     """One page of a list endpoint kept as the bytes Ashby sent, for Postgres to read (a sync pass's pages).
 
     Only what paging needs is decoded, and each object's `id` (`ids`, in order; None where an object has none).
-    `objects` holds the decoded objects only when the body has `\\u` escapes, which Postgres could read otherwise
-    than the client does (`store.mirror.parses_as_sent`); then they are written from Python.
+    `objects` holds the decoded objects only when the body was decoded whole: it has `\\u` escapes, which Postgres
+    could read otherwise than the client does (`store.mirror.parses_as_sent`), or something unusual; a body with
+    escapes is then written from these objects.
     """
 
     body: bytes = field(repr=False)  # PII: never in a repr or log line

@@ -344,10 +344,9 @@ async def _write_page_once(
     deleted = 0
     async with conn.transaction():
         await commit_without_waiting_for_disk(conn)  # a lost page is refetched from the checkpoint before it
-        if page.objects is None:
-            result = await mirror.upsert_body(conn, resource.name, ctx.account_id, page.body)
-        else:
-            result = await mirror.upsert_page(conn, resource.name, ctx.account_id, page.objects, page_body=page.body)
+        # Postgres reads the body itself; the objects were decoded only where it would read them otherwise.
+        objects = page.objects or []
+        result = await mirror.upsert_page(conn, resource.name, ctx.account_id, objects, page_body=page.body)
         if after is not None:
             done, _ = await asyncio.wait([after], timeout=PREDECESSOR_WAIT_S)
             if not done:
