@@ -8,6 +8,7 @@ import base64
 import dataclasses
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, Protocol, Self, TypeVar, overload
 
 import aiohttp
@@ -205,7 +206,7 @@ def _paging(payload: Mapping[str, Any]) -> dict[str, Any]:
 class AshbyClient(AshbyWrites):
     """Talks to one Ashby account. Owns no connections: `session` belongs to the process.
 
-    At most `max_in_flight` requests of this client (or of every client given the same `in_flight` semaphore) are in
+    At most `max_in_flight` requests of this client (or of every client given the same `in_flight` gate) are in
     flight at once; each has a `timeout` in seconds.
     """
 
@@ -217,7 +218,7 @@ class AshbyClient(AshbyWrites):
         api_key: str | SecretStr,
         max_in_flight: int = 4,
         timeout: float = 30,
-        in_flight: asyncio.Semaphore | None = None,
+        in_flight: AbstractAsyncContextManager[object] | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -229,9 +230,12 @@ class AshbyClient(AshbyWrites):
         if key:  # Basic auth: the key as user name, an empty password. No key: Ashby answers 401.
             self._headers["Authorization"] = "Basic " + base64.b64encode(f"{key}:".encode()).decode("ascii")
         self.max_in_flight = max_in_flight
-        # `in_flight`: the account's cap shared with other clients of it (a reloaded client's predecessor may still
-        # have requests out); it must have been made for `max_in_flight`.
-        self._semaphore = in_flight if in_flight is not None else asyncio.Semaphore(max_in_flight)
+        # `in_flight`: the account's cap shared with its other clients, in this process (a reloaded client's
+        # predecessor may still have requests out) and in others (`store.request_slots`); held around each
+        # request, it must have been made for `max_in_flight`.
+        self._in_flight: AbstractAsyncContextManager[object] = (
+            in_flight if in_flight is not None else asyncio.Semaphore(max_in_flight)
+        )
         self._client_timeout = aiohttp.ClientTimeout(total=timeout)
 
     def __repr__(self) -> str:  # never shows the key
@@ -256,7 +260,7 @@ class AshbyClient(AshbyWrites):
     async def _send(self, endpoint: str, body: Mapping[str, Any] | None) -> "tuple[int, CIMultiDictProxy[str], bytes]":
         """The status, headers and body of `endpoint` called with `body` (AshbyTransportError if none came)."""
         data = orjson.dumps(dict(body or {}))
-        async with self._semaphore:
+        async with self._in_flight:
             try:
                 async with self._session.post(
                     f"{self.base_url}/{endpoint}",

@@ -68,7 +68,7 @@ def accounts_add(
             "--max-in-flight",
             min=1,
             max=64,
-            help="Most requests in flight to this org at once, per process.",
+            help="Most requests in flight to this org at once, across every worker and command.",
         ),
     ] = 4,
     verify: Annotated[

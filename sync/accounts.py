@@ -13,6 +13,7 @@ from ashby_api.resources import RESOURCES, Resource
 from ashby_api.retry import Retrier
 from store import accounts
 from store.pool import Pool
+from store.request_slots import AccountGate, RequestSlots
 from store.secrets import SecretBox
 from sync.passes import PassResult, Progress, SyncContext, sync_resource
 
@@ -20,38 +21,42 @@ log = structlog.get_logger(__name__)
 
 
 class InFlightLimits:
-    """One in-flight semaphore per account for a process, kept across the clients it builds for that account.
+    """A process's in-flight gates, one per account, kept across the clients it builds for that account.
 
-    A worker reloads an account's client now and then (to see new credentials or a new cap) while passes still use
-    the old one: both count against the same cap. A changed cap starts a new semaphore.
+    Each gate counts against the account's cap in every process (`store.request_slots`). A worker reloads an
+    account's client now and then (to see new credentials or a new cap) while passes still use the old one: both
+    hold the same gate. A changed cap starts a new gate. `aclose()` gives back the connection the slots are held on.
     """
 
-    def __init__(self) -> None:
-        self._by_account: dict[uuid.UUID, tuple[int, asyncio.Semaphore]] = {}
+    def __init__(self, pool: Pool) -> None:
+        self._slots = RequestSlots(pool)
+        self._by_account: dict[uuid.UUID, AccountGate] = {}
 
-    def get(self, account_id: uuid.UUID, cap: int) -> asyncio.Semaphore:
+    def get(self, account_id: uuid.UUID, cap: int) -> AccountGate:
         found = self._by_account.get(account_id)
-        if found is None or found[0] != cap:
-            found = self._by_account[account_id] = (cap, asyncio.Semaphore(cap))
-        return found[1]
+        if found is None or found.cap != cap:
+            found = self._by_account[account_id] = self._slots.gate(account_id, cap)
+        return found
+
+    async def aclose(self) -> None:
+        await self._slots.aclose()
 
 
 async def load_client(
-    pool: Pool,
-    session: aiohttp.ClientSession,
-    box: SecretBox,
-    account_id: uuid.UUID,
-    limits: InFlightLimits | None = None,
+    pool: Pool, session: aiohttp.ClientSession, box: SecretBox, account_id: uuid.UUID, limits: InFlightLimits
 ) -> AshbyClient:
-    """A client for one account, over the process's session, capped at the account's requests in flight (shared
-    with the account's other clients through `limits`)."""
+    """A client for one account, over the process's session, capped at the account's requests in flight (in this
+    process through `limits`, in all of them through the slots `limits` holds)."""
     async with pool.acquire() as conn:
         account = await accounts.get_account(conn, account_id)
         creds = await accounts.get_credentials(conn, box, account_id)
     cap = account.max_in_flight
-    in_flight = limits.get(account_id, cap) if limits is not None else None
     return AshbyClient(
-        session, base_url=account.base_url, api_key=creds.api_key, max_in_flight=cap, in_flight=in_flight
+        session,
+        base_url=account.base_url,
+        api_key=creds.api_key,
+        max_in_flight=cap,
+        in_flight=limits.get(account_id, cap),
     )
 
 
@@ -60,8 +65,12 @@ async def account_context(
     pool: Pool, session: aiohttp.ClientSession, box: SecretBox, account_id: uuid.UUID, retry: Retrier | None = None
 ) -> AsyncIterator[SyncContext]:
     """The SyncContext of one account: its client (with its in-flight cap) over the process's session."""
-    client = await load_client(pool, session, box, account_id)
-    yield SyncContext(pool=pool, client=client, account_id=account_id, retry=retry or Retrier())
+    limits = InFlightLimits(pool)
+    try:
+        client = await load_client(pool, session, box, account_id, limits)
+        yield SyncContext(pool=pool, client=client, account_id=account_id, retry=retry or Retrier())
+    finally:
+        await limits.aclose()
 
 
 def ordered(resources: Sequence[Resource]) -> list[list[Resource]]:

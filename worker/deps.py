@@ -39,16 +39,23 @@ class Deps:
     retry: Retrier = field(default_factory=Retrier)
     client_ttl_s: float = CLIENT_TTL_S
     _clients: dict[uuid.UUID, tuple[AshbyClient, float]] = field(default_factory=dict)
-    _limits: InFlightLimits = field(default_factory=InFlightLimits)
+    _limits: InFlightLimits | None = None
 
     async def sync_context(self, account_id: uuid.UUID) -> SyncContext:
         """The account's SyncContext; its clients, old and reloaded, share one cap for every job of this process."""
         cached = self._clients.get(account_id)
         if cached is None or time.monotonic() - cached[1] > self.client_ttl_s:
+            if self._limits is None:
+                self._limits = InFlightLimits(self.pool)
             client = await load_client(self.pool, self.session, self.box, account_id, self._limits)
             cached = (client, time.monotonic())
             self._clients[account_id] = cached
         return SyncContext(pool=self.pool, client=cached[0], account_id=account_id, retry=self.retry)
+
+    async def aclose(self) -> None:
+        """Give back what the accounts' in-flight caps hold in Postgres (before the pool closes)."""
+        if self._limits is not None:
+            await self._limits.aclose()
 
 
 def deps(ctx: Ctx) -> Deps:

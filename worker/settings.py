@@ -57,6 +57,7 @@ def build_worker(
     async def on_shutdown(ctx: Ctx) -> None:
         if "deps" in ctx:
             d = deps(ctx)
+            await d.aclose()
             await d.session.close()
             await d.pool.close()
 

@@ -21,7 +21,7 @@ async def deps(db, database_url, redis_client):
     queue = await open_queue(settings)
     try:
         async with aiohttp.ClientSession() as session:
-            yield Deps(
+            d = Deps(
                 settings=settings,
                 pool=db,
                 session=session,
@@ -29,5 +29,9 @@ async def deps(db, database_url, redis_client):
                 queue=queue,
                 retry=NO_RETRY,
             )
+            try:
+                yield d
+            finally:
+                await d.aclose()
     finally:
         await queue.aclose()

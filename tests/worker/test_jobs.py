@@ -1,16 +1,14 @@
 import asyncio
 import dataclasses
 
-import aiohttp
 import pytest
-from pydantic import SecretStr
 
 from ashby_api.errors import AshbyForbidden
 from ashby_api.resources import RESOURCES
 from core.queue import JobName, enqueue, sync_job_id
 from store import sync_state
-from store.secrets import SecretBox
-from tests.helpers import FAST_RETRY, SECRET_KEY, assert_mirror_matches, run_burst, worker_settings
+from store.pool import create_pool
+from tests.helpers import FAST_RETRY, assert_mirror_matches, run_burst, worker_settings
 from worker.deps import Deps
 from worker.jobs import full_resync, sweep
 from worker.settings import JOBS, open_queue
@@ -40,37 +38,18 @@ async def test_a_queued_pass_runs_in_the_worker_and_its_job_id_dedupes(
 
 
 async def test_the_sweeper_rebuilds_the_queue_from_postgres_after_redis_lost_everything(
-    db, database_url, redis_client, fake_ashby, account_id
+    db, deps: Deps, redis_client, fake_ashby, account_id
 ) -> None:
-    settings = worker_settings(database_url)
+    ctx = {"deps": dataclasses.replace(deps, retry=FAST_RETRY)}
     async with db.acquire() as conn:
         await sync_state.begin_pass(conn, account_id, "jobs", "full")  # a pass a dead worker abandoned
     await redis_client.flushdb()  # Redis restarted without persistence
-    queue = await open_queue(settings)
-    try:
-        async with aiohttp.ClientSession() as session:
-            deps = Deps(
-                settings=settings,
-                pool=db,
-                session=session,
-                box=SecretBox(SecretStr(SECRET_KEY)),
-                queue=queue,
-                retry=FAST_RETRY,
-            )
-            assert await sweep({"deps": deps}) == len(RESOURCES)
-            assert await sweep({"deps": deps}) == 0  # already queued: deduped
-    finally:
-        await queue.aclose()
-    assert await run_burst(settings) == len(RESOURCES)
+    assert await sweep(ctx) == len(RESOURCES)
+    assert await sweep(ctx) == 0  # already queued: deduped
+    assert await run_burst(deps.settings) == len(RESOURCES)
     for resource in RESOURCES:
         await assert_mirror_matches(db, account_id, fake_ashby, resource.name)
-    async with aiohttp.ClientSession() as session:
-        queue = await open_queue(settings)
-        try:
-            deps = Deps(settings=settings, pool=db, session=session, box=SecretBox(SecretStr(SECRET_KEY)), queue=queue)
-            assert await sweep({"deps": deps}) == 0  # nothing is due any more
-        finally:
-            await queue.aclose()
+    assert await sweep(ctx) == 0  # nothing is due any more
 
 
 async def test_a_reloaded_client_shares_the_accounts_cap_with_the_one_still_in_use(
@@ -87,6 +66,27 @@ async def test_a_reloaded_client_shares_the_accounts_cap_with_the_one_still_in_u
         await asyncio.gather(*calls)
     finally:
         fake_ashby.faults.latency_ms = 0
+    assert fake_ashby.request_count("candidate.list") == 2 * cap
+    assert fake_ashby.peak_in_flight == cap
+
+
+async def test_two_worker_processes_keep_the_account_to_its_cap_together(
+    deps: Deps, database_url, fake_ashby, account_id
+) -> None:
+    other_pool = await create_pool(database_url, max_size=2)  # to Postgres, another process
+    other = Deps(settings=deps.settings, pool=other_pool, session=deps.session, box=deps.box, queue=deps.queue)
+    try:
+        one, two = await deps.sync_context(account_id), await other.sync_context(account_id)
+        cap = one.client.max_in_flight
+        fake_ashby.faults.latency_ms = 50
+        fake_ashby.reset_request_log()
+        try:
+            await asyncio.gather(*(c.client.list_page("candidates") for c in (one, two) for _ in range(cap)))
+        finally:
+            fake_ashby.faults.latency_ms = 0
+    finally:
+        await other.aclose()
+        await other_pool.close()
     assert fake_ashby.request_count("candidate.list") == 2 * cap
     assert fake_ashby.peak_in_flight == cap
 
