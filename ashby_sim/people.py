@@ -78,6 +78,7 @@ class PeopleMutations:
         """Change a candidate's fields (candidate.update names: name, email, phoneNumber, linkedInUrl, ...)."""
         cand = self._candidate(candidate_id)
         self._apply_candidate_fields(cand, fields)
+        self._embed_in_applications(cand)
         return self.records.put("candidates", cand)
 
     def _apply_candidate_fields(self, cand: Record, fields: dict[str, Any]) -> None:
@@ -144,7 +145,17 @@ class PeopleMutations:
         cand.pop("resumeFileHandle", None)
         cand.update(name="Anonymized Candidate", emailAddresses=[], phoneNumbers=[], socialLinks=[], fileHandles=[])
         self.notes.pop(cand["id"], None)
+        self._embed_in_applications(cand)
         return self.records.put("candidates", cand)
+
+    def _embed_in_applications(self, cand: Record) -> None:
+        """Changed applications embed the candidate as it is now, as Ashby serves them, without a new `updatedAt`
+        (unchanged ones embed the current candidate already)."""
+        changed = self.records.overlaid("applications")
+        summary = candidate_summary(cand)
+        for app_id in cand.get("applicationIds", ()):
+            if app_id in changed:
+                changed[app_id]["candidate"] = summary
 
     def delete_candidate(self, candidate_id: str) -> None:
         """Delete a candidate, its applications and what hangs off them; fires candidateDelete."""

@@ -1,7 +1,8 @@
-"""Applications moved in the mirror: with a merged candidate, with a deleted one, or to a job's new interview plan."""
+"""Applications moved in the mirror: with a merged candidate, with a deleted one, or to a job's new interview plan;
+and the candidate they embed kept to the candidate's current name and contacts."""
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from store import mirror
@@ -37,6 +38,59 @@ async def move_applications(
         dict(to_candidate),
     )
     return sorted(r["id"] for r in rows)
+
+
+# The personal data an application embeds of its candidate (`candidate` of its raw object).
+EMBEDDED_CANDIDATE_PII = ("name", "primaryEmailAddress", "primaryPhoneNumber")
+
+
+async def refresh_embedded_candidates(
+    conn: Conn,
+    account_id: uuid.UUID,
+    *,
+    candidate_ids: Collection[str] = (),
+    application_ids: Collection[str] = (),
+) -> int:
+    """Give live applications their mirrored candidate's current name and primary contacts; returns rows changed.
+
+    For the applications of `candidate_ids` (just written) and the applications `application_ids` (just written).
+    Ashby serves an application with its candidate's current summary but does not change the application's
+    `updatedAt` for it, so an anonymised or renamed candidate would otherwise leave its old name, email and phone
+    in applications the incremental passes never list again. A key the candidate no longer has (or has as null) is
+    removed; the embedded object's other keys, the typed columns and `updated_at` stay.
+    """
+    if not candidate_ids and not application_ids:
+        return 0
+    status = await conn.execute(
+        """with target as (
+             select a.id,
+                    ((a.raw->'candidate') - $4::text[])
+                      || coalesce((select jsonb_object_agg(k, c.raw->k) from unnest($4::text[]) as k
+                                   where jsonb_typeof(c.raw->k) <> 'null'), '{}') as embedded
+             from applications a
+             join candidates c on c.account_id = a.account_id and c.id = a.candidate_id and c.deleted_at is null
+             where a.account_id = $1 and a.deleted_at is null and jsonb_typeof(a.raw->'candidate') = 'object'
+               and (a.candidate_id = any($2::text[]) or a.id = any($3::text[]))
+           )
+           update applications a set raw = jsonb_set(a.raw, '{candidate}', t.embedded)
+           from target t
+           where a.account_id = $1 and a.id = t.id and a.raw->'candidate' is distinct from t.embedded""",
+        account_id,
+        list(candidate_ids),
+        list(application_ids),
+        list(EMBEDDED_CANDIDATE_PII),
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def refresh_embedded(conn: Conn, table_name: str, account_id: uuid.UUID, ids: Collection[object]) -> int:
+    """`refresh_embedded_candidates` for rows of `table_name` just written (a page, a webhook's object)."""
+    written = [i for i in ids if type(i) is str]
+    if table_name == "candidates":
+        return await refresh_embedded_candidates(conn, account_id, candidate_ids=written)
+    if table_name == "applications":
+        return await refresh_embedded_candidates(conn, account_id, application_ids=written)
+    return 0
 
 
 async def delete_candidate(conn: Conn, account_id: uuid.UUID, candidate_id: str) -> int:

@@ -21,7 +21,7 @@ from ashby_api.errors import AshbyProtocolError, SyncRestartRequired
 from ashby_api.models import BodyPage
 from ashby_api.resources import Resource, SyncMode
 from ashby_api.retry import Retrier
-from store import mirror, sync_state
+from store import merges, mirror, sync_state
 from store.errors import PassSupersededError
 from store.pool import Conn, Pool, commit_without_waiting_for_disk
 from sync import metrics
@@ -347,6 +347,7 @@ async def _write_page_once(
         # Postgres reads the body itself; the objects were decoded only where it would read them otherwise.
         objects = page.objects or []
         result = await mirror.upsert_page(conn, resource.name, ctx.account_id, objects, page_body=page.body)
+        await merges.refresh_embedded(conn, resource.name, ctx.account_id, page.ids)
         if after is not None:
             done, _ = await asyncio.wait([after], timeout=PREDECESSOR_WAIT_S)
             if not done:

@@ -191,7 +191,7 @@ def _touched(changes: Changes) -> list[tuple[str, str]]:
 def candidate_summary(candidate: Obj) -> dict[str, Any]:
     """The candidate as an application embeds it: id, name and primary contacts."""
     out = {"id": candidate["id"]}
-    for key in ("name", "primaryEmailAddress", "primaryPhoneNumber"):
+    for key in merges.EMBEDDED_CANDIDATE_PII:
         if candidate.get(key) is not None:
             out[key] = candidate[key]
     return out
@@ -208,6 +208,7 @@ async def write_changes(conn: Conn, ctx: SyncContext, changes: Changes) -> _Tall
         tally.stale += result.stale
         if result.written:
             current.add((table, obj.get("id")))
+            await merges.refresh_embedded(conn, table, account_id, [obj.get("id")])
         for r in result.rejected:  # ids and field names only: values may be PII
             log.warning("webhook_field_rejected", table=table, record_id=r.id, field=r.field)
     for schedule_id, listed in changes.schedule_events:

@@ -11,6 +11,7 @@ from sync.passes import SyncProtocolError, sync_resource
 from tests.helpers import assert_mirror_matches, lock_waiters, row_locked
 
 CANDIDATES = BY_NAME["candidates"]
+APPLICATIONS = BY_NAME["applications"]
 
 
 async def test_a_full_pass_of_every_resource_mirrors_the_sandbox_exactly(db, fake_ashby, sync_ctx, account_id) -> None:
@@ -91,6 +92,28 @@ async def test_a_full_pass_marks_deleted_rows_and_clears_their_pii(db, fake_ashb
     assert row["emails"] == []
     assert row["phones"] == []
     assert row["raw"] == {"id": gone}
+    await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
+
+
+async def test_an_anonymised_candidate_leaves_its_applications_with_the_next_incremental_pass(
+    db, fake_ashby, sync_ctx, account_id
+) -> None:
+    for resource in (CANDIDATES, APPLICATIONS):
+        await sync_resource(sync_ctx, resource)
+    app = next(a for a in fake_ashby.all_records("applications") if "primaryEmailAddress" in a["candidate"])
+    candidate_id = app["candidate"]["id"]
+    fake_ashby.anonymize_candidate(candidate_id)  # Ashby changes the candidate, not its applications' updatedAt
+    assert (await sync_resource(sync_ctx, CANDIDATES)).rows == 1
+    assert (await sync_resource(sync_ctx, APPLICATIONS)).rows == 0  # incremental: no application listed
+    async with db.acquire() as conn:
+        embedded = await conn.fetch(
+            "select raw->'candidate' as c from applications where account_id = $1 and candidate_id = $2",
+            account_id,
+            candidate_id,
+        )
+    assert embedded
+    assert all(r["c"] == {"id": candidate_id, "name": "Anonymized Candidate"} for r in embedded)
+    await assert_mirror_matches(db, account_id, fake_ashby, "applications")
     await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
 
 

@@ -2,6 +2,7 @@
 as the receiver would store them, and `apply_event` applies them against real Postgres and the sandbox."""
 
 import asyncio
+import copy
 import json
 
 import pytest
@@ -460,6 +461,24 @@ async def test_a_partial_payload_is_completed_with_info_calls(db, fake_ashby, sy
             app_id: fake_ashby.get("applications", app_id)
         }
         assert await mirror.get_raw(conn, "offers", account_id) == {offer["id"]: offer}
+
+
+async def test_an_application_event_sent_before_its_candidate_was_anonymised_brings_back_no_pii(
+    db, fake_ashby, sync_ctx, account_id
+) -> None:
+    await pull(sync_ctx, "candidates", "applications")
+    app = next(a for a in fake_ashby.all_records("applications") if "primaryEmailAddress" in a["candidate"])
+    candidate_id = app["candidate"]["id"]
+    fake_ashby.update_application(app["id"], source_id=fake_ashby.ids("sources")[1])
+    sent = copy.deepcopy(fake_ashby.get("applications", app["id"]))  # the event Ashby sent: contacts in it
+    assert "primaryEmailAddress" in sent["candidate"]
+    fake_ashby.anonymize_candidate(candidate_id)  # then anonymised: the next pass brings the candidate
+    await pull(sync_ctx, "candidates")
+    keys = await store_bodies(db, account_id, [envelope("applicationUpdate", {"application": sent})])
+    assert await apply_all(sync_ctx, keys) == ["applied"]  # delivered late: newer than the mirrored row
+    row = await raw(db, "applications", account_id, app["id"])
+    assert row["raw"]["candidate"] == {"id": candidate_id, "name": "Anonymized Candidate"}
+    assert row["raw"] == fake_ashby.get("applications", app["id"])
 
 
 async def test_an_object_ashby_no_longer_has_is_marked_deleted(db, fake_ashby, sync_ctx, account_id) -> None:
