@@ -62,19 +62,27 @@ async def refresh_embedded_candidates(
     if not candidate_ids and not application_ids:
         return 0
     status = await conn.execute(
-        """with target as (
-             select a.id,
-                    ((a.raw->'candidate') - $4::text[])
+        """with embedding as (
+             select a.id, a.candidate_id, a.raw->'candidate' as embedded
+             from applications a
+             where a.account_id = $1 and a.deleted_at is null and (a.candidate_id = any($2) or a.id = any($3))
+             offset 0
+           ), stale as (
+             -- compared on the candidate's typed columns first: its raw object is read only where they differ
+             select e.id, (e.embedded - $4::text[])
                       || coalesce((select jsonb_object_agg(k, c.raw->k) from unnest($4::text[]) as k
                                    where jsonb_typeof(c.raw->k) <> 'null'), '{}') as embedded
-             from applications a
-             join candidates c on c.account_id = a.account_id and c.id = a.candidate_id and c.deleted_at is null
-             where a.account_id = $1 and a.deleted_at is null and jsonb_typeof(a.raw->'candidate') = 'object'
-               and (a.candidate_id = any($2::text[]) or a.id = any($3::text[]))
+             from embedding e
+             join candidates c on c.account_id = $1 and c.id = e.candidate_id and c.deleted_at is null
+             where jsonb_typeof(e.embedded) = 'object'
+               and (e.embedded->>'name' is distinct from c.name
+                    or e.embedded->'primaryEmailAddress'->>'value' is distinct from c.primary_email
+                    or e.embedded->'primaryPhoneNumber'->>'value' is distinct from c.primary_phone)
+             offset 0
            )
-           update applications a set raw = jsonb_set(a.raw, '{candidate}', t.embedded)
-           from target t
-           where a.account_id = $1 and a.id = t.id and a.raw->'candidate' is distinct from t.embedded""",
+           update applications a set raw = jsonb_set(a.raw, '{candidate}', s.embedded)
+           from stale s
+           where a.account_id = $1 and a.id = s.id and a.raw->'candidate' is distinct from s.embedded""",
         account_id,
         list(candidate_ids),
         list(application_ids),

@@ -43,6 +43,7 @@ class UpsertResult:
     written: int  # inserted, or newer than what the mirror held
     stale: int  # the mirror already held a newer version: only marked as seen
     rejected: tuple[Rejected, ...]
+    replaced: tuple[str, ...] = ()  # ids of written rows that replaced a version the mirror held (not inserted)
 
 
 def _array_literal(values: list[str]) -> str:
@@ -167,13 +168,16 @@ def _upserted(table: MirrorTable, revive_deleted: bool, values: str) -> str:
     deleted_at = case when {newer} then null else t.deleted_at end,
     deleted_by = case when {newer} then null else t.deleted_by end,
     {sets}
-  returning t.id, t.updated_at, t.deleted_at
+  returning t.id, t.updated_at, t.deleted_at, t.xmax <> 0 as replaced
 )"""
 
 
+# `xmax` is set on a row ON CONFLICT updated (the updating transaction locked it) and 0 on one it inserted.
 _COUNTS = """select
   count(*) filter (where u.updated_at is not distinct from i.updated_at and u.deleted_at is null) as written,
-  count(*) filter (where u.updated_at is distinct from i.updated_at or u.deleted_at is not null) as stale
+  count(*) filter (where u.updated_at is distinct from i.updated_at or u.deleted_at is not null) as stale,
+  array_agg(u.id) filter (where u.replaced and u.updated_at is not distinct from i.updated_at and u.deleted_at is null)
+    as replaced
 from upserted u join input i using (id)"""
 
 
@@ -215,7 +219,7 @@ with typed as (
   select t.page_position, t.id, f.field, f.n
   from typed t, unnest(case when t.id is null then array['id'] else t.bad_fields end) with ordinality as f(field, n)
 )
-select counts.written, counts.stale,
+select counts.written, counts.stale, counts.replaced,
        (select array_agg(r.id order by r.page_position, r.n) from rejected r) as rejected_ids,
        (select array_agg(r.field order by r.page_position, r.n) from rejected r) as rejected_fields
 from counts"""
@@ -255,7 +259,7 @@ async def upsert_page(
     sql = upsert_sql(table_name, revive_deleted=revive_deleted)
     row = await conn.fetchrow(sql, account_id, page.ids, page.updated_at, page.raw, *page.columns)
     assert row is not None
-    return UpsertResult(int(row["written"]), int(row["stale"]), tuple(page.rejected))
+    return UpsertResult(int(row["written"]), int(row["stale"]), tuple(page.rejected), tuple(row["replaced"] or ()))
 
 
 async def upsert_body(
@@ -269,7 +273,8 @@ async def upsert_body(
     row = await conn.fetchrow(typed_upsert_sql(table_name, revive_deleted=revive_deleted), account_id, body.decode())
     assert row is not None
     ids, fields = row["rejected_ids"] or [], row["rejected_fields"] or []
-    return UpsertResult(int(row["written"]), int(row["stale"]), tuple(map(Rejected, ids, fields)))
+    rejected = tuple(map(Rejected, ids, fields))
+    return UpsertResult(int(row["written"]), int(row["stale"]), rejected, tuple(row["replaced"] or ()))
 
 
 def _deletion(table: MirrorTable, by: str) -> str:

@@ -347,7 +347,9 @@ async def _write_page_once(
         # Postgres reads the body itself; the objects were decoded only where it would read them otherwise.
         objects = page.objects or []
         result = await mirror.upsert_page(conn, resource.name, ctx.account_id, objects, page_body=page.body)
-        await merges.refresh_embedded(conn, resource.name, ctx.account_id, page.ids)
+        # Only rows that replaced a held version: an inserted candidate has no stale copies, an inserted
+        # application carries Ashby's current one (a first full pass pays nothing for this).
+        await merges.refresh_embedded(conn, resource.name, ctx.account_id, result.replaced)
         if after is not None:
             done, _ = await asyncio.wait([after], timeout=PREDECESSOR_WAIT_S)
             if not done:

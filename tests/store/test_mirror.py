@@ -432,3 +432,23 @@ async def test_postgres_reads_a_page_body_exactly_as_python_reads_its_objects(db
     assert got == expected
     assert by_postgres == by_python
     assert by_python.rejected  # the shapes above really include bad fields
+
+
+@pytest.mark.parametrize("as_body", [False, True])
+async def test_an_upsert_names_the_rows_that_replaced_a_held_version(db, account_id, as_body) -> None:
+    def page(*objs: dict) -> dict:
+        body = orjson.dumps({"success": True, "results": list(objs)}) if as_body else None
+        return {"objects": list(objs), "page_body": body}
+
+    async with db.acquire() as conn:
+        first = await mirror.upsert_page(
+            conn, "candidates", account_id, **page(candidate("c1", "2024-01-02T00:00:00Z"))
+        )
+        again = page(candidate("c1", "2024-01-03T00:00:00Z"), candidate("c2", "2024-01-03T00:00:00Z"))
+        second = await mirror.upsert_page(conn, "candidates", account_id, **again)
+        stale = await mirror.upsert_page(
+            conn, "candidates", account_id, **page(candidate("c1", "2024-01-01T00:00:00Z"))
+        )
+    assert (first.written, first.replaced) == (1, ())  # inserted
+    assert (second.written, second.replaced) == (2, ("c1",))  # c1 replaced, c2 inserted
+    assert (stale.written, stale.stale, stale.replaced) == (0, 1, ())
