@@ -14,6 +14,17 @@ from tests.conftest import TEST_REDIS_URL
 from tests.helpers import SECRET_KEY, assert_mirror_matches
 
 
+async def _until_released(db, account_id, resource: str) -> None:
+    """Wait for Postgres to end the killed process's sessions: one may still finish a statement, holding the
+    pass lock, for a moment after the process is gone."""
+    async with asyncio.timeout(10):
+        while True:
+            async with sync_state.pass_lock(db, account_id, resource) as free:
+                if free:
+                    return
+            await asyncio.sleep(0.02)
+
+
 @pytest.mark.sandbox(candidates=1500)
 async def test_a_pass_killed_mid_way_resumes_from_its_checkpoint(
     db, database_url, fake_ashby, sync_ctx, account_id
@@ -50,6 +61,7 @@ async def test_a_pass_killed_mid_way_resumes_from_its_checkpoint(
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
     fake_ashby.faults.latency_ms = 0
+    await _until_released(db, account_id, "candidates")
 
     async with db.acquire() as conn:
         killed = await sync_state.get_state(conn, account_id, "candidates")
