@@ -181,11 +181,14 @@ _COUNTS = """select
 from upserted u join input i using (id)"""
 
 
+_PAGE_SPAN = 1_000_000  # page_position of the n-th object of the k-th body: k * _PAGE_SPAN + n
+
+
 @cache
 def typed_upsert_sql(table_name: str, *, revive_deleted: bool = True) -> str:
-    """`upsert_sql` for a page given as its response body only: Postgres reads ids, `updatedAt` and every typed
-    column from the objects itself (`store.mirror_sql`). $1 the account, $2 the body. Besides the counts it returns
-    `rejected_ids` and `rejected_fields` (paired; a NULL id for an object without a usable one)."""
+    """`upsert_sql` for pages given as their response bodies only: Postgres reads ids, `updatedAt` and every typed
+    column from the objects itself (`store.mirror_sql`). $1 the account, $2 the bodies, in page order. Besides the
+    counts it returns `rejected_ids` and `rejected_fields` (paired; a NULL id for an object without a usable one)."""
     table = TABLES[table_name]
     names = [c.name for c in table.columns]
     sources = [(UPDATED_AT_FIELD, "updated_at", mirror_sql.UPDATED_AT)]
@@ -204,8 +207,10 @@ with typed as (
   from (
     select f.*, {values}
     from (
-      select e.page_position, e.o as raw, {mirror_sql.record_id("e.o->'id'")} as id, {fields}
-      from jsonb_array_elements(($2::text::jsonb) -> 'results') with ordinality as e(o, page_position)
+      select b.page_no * {_PAGE_SPAN} + e.position as page_position, e.o as raw,
+        {mirror_sql.record_id("e.o->'id'")} as id, {fields}
+      from unnest($2::text[]) with ordinality as b(body, page_no),
+        jsonb_array_elements((b.body::jsonb) -> 'results') with ordinality as e(o, position)
       offset 0
     ) f
     offset 0
@@ -248,11 +253,11 @@ async def upsert_page(
     `updatedAt` later than the delete (never one without): it may have been fetched before the delete.
 
     `page_body`: the response `objects` were decoded from (its `results` are `objects`, in order). Postgres then
-    reads the objects from it (`upsert_body`) instead of this process extracting their columns and encoding them
+    reads the objects from it (`upsert_bodies`) instead of this process extracting their columns and encoding them
     again, unless Postgres would read it differently (`parses_as_sent`).
     """
     if page_body is not None and parses_as_sent(page_body):
-        return await upsert_body(conn, table_name, account_id, page_body, revive_deleted=revive_deleted)
+        return await upsert_bodies(conn, table_name, account_id, [page_body], revive_deleted=revive_deleted)
     page = prepare_page(TABLES[table_name], objects)
     if not page.ids:
         return UpsertResult(0, 0, tuple(page.rejected))
@@ -262,15 +267,17 @@ async def upsert_page(
     return UpsertResult(int(row["written"]), int(row["stale"]), tuple(page.rejected), tuple(row["replaced"] or ()))
 
 
-async def upsert_body(
-    conn: Conn, table_name: str, account_id: uuid.UUID, body: bytes, *, revive_deleted: bool = True
+async def upsert_bodies(
+    conn: Conn, table_name: str, account_id: uuid.UUID, bodies: Sequence[bytes], *, revive_deleted: bool = True
 ) -> UpsertResult:
-    """`upsert_page` for a page given only as its response body (`results` a list): Postgres reads every object.
+    """`upsert_page` for pages given only as their response bodies (`results` a list), in page order, in one
+    statement: Postgres reads every object. The same id in two of them: the later page's version wins a tie.
 
     For bodies Postgres reads as the client would (`parses_as_sent`). Rows, counts and reported fields are those
     `upsert_page` gives for the decoded objects (`store.mirror_sql`).
     """
-    row = await conn.fetchrow(typed_upsert_sql(table_name, revive_deleted=revive_deleted), account_id, body.decode())
+    sql = typed_upsert_sql(table_name, revive_deleted=revive_deleted)
+    row = await conn.fetchrow(sql, account_id, [b.decode() for b in bodies])
     assert row is not None
     ids, fields = row["rejected_ids"] or [], row["rejected_fields"] or []
     rejected = tuple(map(Rejected, ids, fields))

@@ -79,30 +79,47 @@ async def begin_pass(conn: Conn, account_id: uuid.UUID, resource: str, mode: str
 
 
 async def checkpoint(
-    conn: Conn, account_id: uuid.UUID, resource: str, *, cursor: str, rows: int, started_at: datetime
+    conn: Conn,
+    account_id: uuid.UUID,
+    resource: str,
+    *,
+    cursor: str,
+    rows: int,
+    started_at: datetime,
+    pages: int = 1,
 ) -> None:
-    """Record a written page: the cursor of the next one. Call inside the page's transaction.
+    """Record written pages (`pages` of them, `rows` in all): the cursor of the next one. Call inside their
+    transaction.
 
     Raises:
         PassSupersededError: the pass that began at `started_at` is no longer the resource's pass.
     """
     status = await conn.execute(
-        """update sync_state set cursor = $3, pass_rows = pass_rows + $4, pass_pages = pass_pages + 1
+        """update sync_state set cursor = $3, pass_rows = pass_rows + $4, pass_pages = pass_pages + $6
            where account_id = $1 and resource = $2 and pass_started_at = $5 and pass_mode is not null""",
         account_id,
         resource,
         cursor,
         rows,
         started_at,
+        pages,
     )
     if status.split()[-1] == "0":
         raise PassSupersededError(f"another pass of {resource} began; this one stops")
 
 
 async def complete_pass(
-    conn: Conn, account_id: uuid.UUID, resource: str, *, sync_token: str | None, rows: int, started_at: datetime
+    conn: Conn,
+    account_id: uuid.UUID,
+    resource: str,
+    *,
+    sync_token: str | None,
+    rows: int,
+    started_at: datetime,
+    pages: int = 1,
 ) -> SyncState:
-    """Record the last page: store the new token and the outcome. Call inside the last page's transaction.
+    """Record the last pages (`pages`, `rows` in all): store the new token and the outcome. Call inside their
+    transaction.
 
     Raises:
         PassSupersededError: the pass that began at `started_at` is no longer the resource's pass.
@@ -110,7 +127,7 @@ async def complete_pass(
     row = await conn.fetchrow(
         """update sync_state set
              sync_token = $3, cursor = null,
-             last_success_at = now(), last_mode = pass_mode, last_rows = pass_rows + $4, last_pages = pass_pages + 1,
+             last_success_at = now(), last_mode = pass_mode, last_rows = pass_rows + $4, last_pages = pass_pages + $6,
              last_duration_ms = (extract(epoch from now() - pass_started_at) * 1000)::bigint,
              pass_mode = null, pass_rows = 0, pass_pages = 0, last_error = null, last_error_at = null
            where account_id = $1 and resource = $2 and pass_started_at = $5 and pass_mode is not null
@@ -120,6 +137,7 @@ async def complete_pass(
         sync_token,
         rows,
         started_at,
+        pages,
     )
     if row is None:
         raise PassSupersededError(f"another pass of {resource} began; this one stops")
