@@ -162,7 +162,8 @@ async def _run(
 
 
 WRITE_DEPTH = 2
-"""Pages of one resource written at once, each in its own transaction; commits stay in page order.
+"""Writes of one resource at once (each of up to `MERGE_PAGES` pages), each in its own transaction; commits stay
+in page order.
 
 Two, not more: with resources passing side by side, a third page at once made Postgres spend 8-10 % more CPU
 on the same rows (writers contending for the same index and relation-extension locks), and one left CPUs idle.
@@ -194,12 +195,13 @@ async def _pipeline(
     prior: sync_state.SyncState,
     full: bool,
 ) -> None:
-    """Fetch pages in one task and write them from this one: up to `WRITE_DEPTH` pages at once.
+    """Fetch pages in one task and write them from this one: up to `WRITE_DEPTH` writes at once, each of the page
+    in line and those queued behind it (`MERGE_PAGES`).
 
-    A page's transaction writes its rows and checkpoint, then commits only once the page before it has
-    committed (and rolls back if that one failed), so the checkpoint never gets ahead of the rows. A page that
-    shares a record with a page still being written waits for it before writing, so two transactions never
-    wait on each other's rows.
+    A write's transaction writes its rows and checkpoint, then commits only once the write before it has
+    committed (and rolls back if that one failed), so the checkpoint never gets ahead of the rows. A write that
+    shares a record with one still in progress waits for it before writing, so two transactions never wait on
+    each other's rows.
     """
     queue: asyncio.Queue[BodyPage | BaseException] = asyncio.Queue(maxsize=MERGE_PAGES)
     fetching = asyncio.create_task(_fetch(ctx, resource, queue, cursor=cursor, token=token))
