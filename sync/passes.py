@@ -339,6 +339,7 @@ async def _write_page(
             metrics.PAGE_WRITES_REDONE.labels(resource.name).inc()
             result, deleted = await write()
     metrics.PAGE_WRITE_SECONDS.labels(resource.name).observe(time.monotonic() - started)
+    metrics.PAGES_PER_WRITE.labels(resource.name).observe(len(pages))
     metrics.ROWS.labels(resource.name).inc(result.written)
     tally.deleted += deleted
     _count(resource, tally, sum(len(p.ids) for p in pages), result, pages=len(pages))

@@ -2,6 +2,7 @@ import asyncio
 import math
 
 import pytest
+from prometheus_client import REGISTRY
 
 from ashby_api.errors import AshbyForbidden
 from ashby_api.resources import BY_NAME, RESOURCES, SyncMode
@@ -157,6 +158,38 @@ async def test_a_page_waiting_for_the_one_before_gives_way_to_a_transaction_it_b
     assert result.mode == "full"
     assert result.rows == 300
     await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
+
+
+@pytest.mark.sandbox(candidates=1200)
+async def test_pages_queued_while_the_writer_waits_are_written_together_and_exactly(
+    db, fake_ashby, sync_ctx, account_id
+) -> None:
+    def writes() -> tuple[float, float]:
+        labels = {"resource": "candidates"}
+        count = REGISTRY.get_sample_value("ashby_sync_pages_per_write_count", labels) or 0.0
+        return count, REGISTRY.get_sample_value("ashby_sync_pages_per_write_sum", labels) or 0.0
+
+    before = writes()
+    first_id = fake_ashby.ids("candidates")[0]
+    async with asyncio.timeout(20), db.acquire() as other:
+        async with other.transaction():  # an uncommitted row of page 1: its write waits while the fetcher queues more
+            await other.execute(
+                "insert into candidates (account_id, id, raw) values ($1, $2, '{}') on conflict do nothing",
+                account_id,
+                first_id,
+            )
+            sync = asyncio.create_task(sync_resource(sync_ctx, CANDIDATES))
+            await lock_waiters(db)
+            await asyncio.sleep(0.3)  # the fetcher fills the queue (4 pages) and waits
+            await other.execute("delete from candidates where id = $1", first_id)
+        result = await sync
+    count, pages = (after - first for after, first in zip(writes(), before, strict=True))
+    assert (result.rows, result.pages, pages) == (1200, 12, 12)
+    assert count < 12  # some writes took several pages
+    await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
+    async with db.acquire() as conn:
+        state = await sync_state.get_state(conn, account_id, "candidates")
+    assert (state.last_rows, state.last_pages) == (1200, 12)
 
 
 @pytest.mark.sandbox(candidates=3000)  # 30 pages at 40 ms: over a second left when the second pass begins
