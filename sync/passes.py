@@ -377,12 +377,12 @@ async def _write_page_once(
     async with conn.transaction():
         await commit_without_waiting_for_disk(conn)  # a lost page is refetched from the checkpoint before it
         # Postgres reads the bodies itself; objects were decoded only where it would read them otherwise (and such a
-        # page comes alone).
-        if len(pages) == 1:
-            objects, body = pages[0].objects or [], pages[0].body
-            result = await mirror.upsert_page(conn, resource.name, ctx.account_id, objects, page_body=body)
-        else:
+        # page comes alone: `_take_queued`).
+        first = pages[0]
+        if first.objects is None:
             result = await mirror.upsert_bodies(conn, resource.name, ctx.account_id, [p.body for p in pages])
+        else:
+            result = await mirror.upsert_page(conn, resource.name, ctx.account_id, first.objects, page_body=first.body)
         # Only rows that replaced a held version: an inserted candidate has no stale copies, an inserted
         # application carries Ashby's current one (a first full pass pays nothing for this).
         await merges.refresh_embedded(conn, resource.name, ctx.account_id, result.replaced)

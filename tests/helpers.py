@@ -1,4 +1,4 @@
-"""Helpers shared by the sync, worker and CLI tests."""
+"""Helpers shared by the store, sync, worker and CLI tests."""
 
 import asyncio
 import uuid
@@ -8,9 +8,9 @@ from pydantic import SecretStr
 
 from ashby_api.retry import Retrier, RetryPolicy
 from core.config import Settings
-from store import mirror
+from store import accounts, mirror
 from store.pool import Pool
-from store.secrets import generate_key
+from store.secrets import SecretBox, generate_key
 from worker.settings import build_worker
 
 SECRET_KEY = generate_key()
@@ -78,3 +78,12 @@ async def row_locked(pool: Pool, table: str, record_id: str) -> None:
             except asyncpg.LockNotAvailableError:
                 return
             await asyncio.sleep(0.01)
+
+
+async def new_account(pool: Pool, name: str = "acme") -> uuid.UUID:
+    """An account with a throwaway key, for tests that need a row to hang mirror rows on (no Ashby behind it)."""
+    async with pool.acquire() as conn:
+        acct = await accounts.add_account(
+            conn, SecretBox(SecretStr(generate_key())), name=name, api_key=SecretStr("k"), base_url="http://x"
+        )
+    return acct.id

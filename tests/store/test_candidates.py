@@ -1,19 +1,12 @@
 import uuid
 
 import pytest
-from pydantic import SecretStr
 
-from store import accounts, mirror
+from store import mirror
 from store.candidates import search_candidates
-from store.secrets import SecretBox, generate_key
+from tests.helpers import new_account
 
 UPDATED = "2024-03-01T10:00:00.000Z"
-
-
-async def _account(conn, name: str = "acme") -> uuid.UUID:
-    box = SecretBox(SecretStr(generate_key()))
-    acct = await accounts.add_account(conn, box, name=name, api_key=SecretStr("k"), base_url="http://x")
-    return acct.id
 
 
 def _candidate(cid: str, name: str, email: str, *, company: str = "Initech", tag: str = "Backend") -> dict:
@@ -30,8 +23,8 @@ def _candidate(cid: str, name: str, email: str, *, company: str = "Initech", tag
 
 @pytest.fixture
 async def account_id(db) -> uuid.UUID:
+    account = await new_account(db)
     async with db.acquire() as conn:
-        account = await _account(conn)
         page = [
             _candidate("c1", "Grace Hopper", "grace.hopper@example.com", tag="Compilers"),
             _candidate("c2", "Alan Turing", "alan@example.org", company="Bletchley"),
@@ -61,7 +54,7 @@ async def test_search_falls_back_to_fuzzy_names_and_emails(db, account_id) -> No
 
 async def test_search_sees_neither_deleted_candidates_nor_other_accounts(db, account_id) -> None:
     async with db.acquire() as conn:
-        other = await _account(conn, "globex")
+        other = await new_account(db, "globex")
         await mirror.upsert_page(conn, "candidates", other, [_candidate("x1", "Grace Hopper", "g@example.com")])
         await conn.execute("update candidates set deleted_at = now() where account_id = $1 and id = 'c1'", account_id)
         assert await search_candidates(conn, account_id, "hopper") == []

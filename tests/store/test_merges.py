@@ -1,23 +1,10 @@
 import uuid
 
-import pytest
-from pydantic import SecretStr
-
-from store import accounts, merges, mirror
-from store.secrets import SecretBox, generate_key
+from store import merges, mirror
 
 OLD, NEW = "2024-01-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z"
 EMAIL = {"value": "ada@example.com", "type": "Work", "isPrimary": True}
 PHONE = {"value": "+1 555 0100", "type": "Work", "isPrimary": True}
-
-
-@pytest.fixture
-async def account_id(db) -> uuid.UUID:
-    async with db.acquire() as conn:
-        acct = await accounts.add_account(
-            conn, SecretBox(SecretStr(generate_key())), name="acme", api_key=SecretStr("k"), base_url="http://x"
-        )
-    return acct.id
 
 
 def application(app_id: str, candidate: dict) -> dict:

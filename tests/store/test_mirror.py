@@ -5,21 +5,10 @@ from datetime import timedelta
 
 import orjson
 import pytest
-from pydantic import SecretStr
 
-from store import accounts, merges, mirror
+from store import merges, mirror
 from store.mirror_tables import TABLES
-from store.secrets import SecretBox, generate_key
-from tests.helpers import lock_waiters
-
-
-@pytest.fixture
-async def account_id(db) -> uuid.UUID:
-    async with db.acquire() as conn:
-        acct = await accounts.add_account(
-            conn, SecretBox(SecretStr(generate_key())), name="acme", api_key=SecretStr("k"), base_url="http://x"
-        )
-    return acct.id
+from tests.helpers import lock_waiters, new_account
 
 
 def candidate(cid: str, updated: str, name: str = "Ada Lovelace", **extra) -> dict:
@@ -130,14 +119,6 @@ async def test_nul_characters_and_tricky_array_values_never_break_a_page(db, acc
     assert row["raw"]["name"] == "Nul\ufffdName"
 
 
-async def _add_account(db, name: str) -> uuid.UUID:
-    async with db.acquire() as conn:
-        acct = await accounts.add_account(
-            conn, SecretBox(SecretStr(generate_key())), name=name, api_key=SecretStr("k"), base_url="http://x"
-        )
-    return acct.id
-
-
 async def _rows(conn, table: str, account: uuid.UUID) -> list[dict]:
     rows = await conn.fetch(f"select * from {table} where account_id = $1 order by id", account)
     return [{k: v for k, v in r.items() if k not in ("account_id", "synced_at")} for r in rows]
@@ -155,7 +136,7 @@ async def test_a_page_written_from_its_response_body_equals_one_written_from_its
     ]
     body = orjson.dumps({"success": True, "results": objects, "moreDataAvailable": False})
     assert b"\\u" not in body  # the case the body is used for
-    other = await _add_account(db, "other")
+    other = await new_account(db, "other")
     async with db.acquire() as conn:
         from_objects = await mirror.upsert_page(conn, "candidates", account_id, objects)
         from_body = await mirror.upsert_page(conn, "candidates", other, objects, page_body=body)
@@ -425,7 +406,7 @@ async def test_postgres_reads_page_bodies_exactly_as_python_reads_their_objects(
     # several pages in one statement, as a pass writes the pages it has queued: uneven, one of a single object
     bodies = [orjson.dumps({"success": True, "results": objects[a:b]}) for a, b in ((0, 150), (150, 151), (151, 400))]
     assert all(mirror.parses_as_sent(b) for b in bodies)
-    other = await _add_account(db, "other")
+    other = await new_account(db, "other")
     async with db.acquire() as conn:
         by_python = await mirror.upsert_page(conn, table, account_id, objects)
         by_postgres = await mirror.upsert_bodies(conn, table, other, bodies)
