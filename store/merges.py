@@ -3,6 +3,7 @@ and the candidate they embed kept to the candidate's current name and contacts."
 
 import uuid
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from typing import Any
 
 from store import mirror
@@ -44,6 +45,46 @@ async def move_applications(
 EMBEDDED_CANDIDATE_PII = ("name", "primaryEmailAddress", "primaryPhoneNumber")
 
 
+# Applications whose embedded candidate is compared with the mirrored one: `{applications}` selects their id,
+# candidate_id and embedded `candidate`; $1 is the account and $2 the keys refreshed (EMBEDDED_CANDIDATE_PII).
+_REFRESH_EMBEDDED = """with embedding as (
+  {applications}
+  offset 0
+), stale as (
+  -- compared on the candidate's typed columns first: its raw object is read only where they differ
+  select e.id, (e.embedded - $2::text[])
+           || coalesce((select jsonb_object_agg(k, c.raw->k) from unnest($2::text[]) as k
+                        where jsonb_typeof(c.raw->k) <> 'null'), '{{}}') as embedded
+  from embedding e
+  join candidates c on c.account_id = $1 and c.id = e.candidate_id and c.deleted_at is null
+  where jsonb_typeof(e.embedded) = 'object'
+    and (e.embedded->>'name' is distinct from c.name
+         or e.embedded->'primaryEmailAddress'->>'value' is distinct from c.primary_email
+         or e.embedded->'primaryPhoneNumber'->>'value' is distinct from c.primary_phone)
+  offset 0
+)
+update applications a set raw = jsonb_set(a.raw, '{{candidate}}', s.embedded)
+from stale s
+where a.account_id = $1 and a.id = s.id and a.raw->'candidate' is distinct from s.embedded"""
+
+_BY_IDS = _REFRESH_EMBEDDED.format(
+    applications="""select a.id, a.candidate_id, a.raw->'candidate' as embedded
+  from applications a
+  where a.account_id = $1 and a.deleted_at is null and (a.candidate_id = any($3) or a.id = any($4))"""
+)
+
+_OF_CANDIDATES_CHANGED_SINCE = _REFRESH_EMBEDDED.format(
+    applications="""select a.id, a.candidate_id, a.raw->'candidate' as embedded
+  from candidates r
+  join applications a on a.account_id = $1 and a.candidate_id = r.id and a.deleted_at is null
+  where r.account_id = $1 and r.updated_at >= $3 and r.deleted_at is null"""
+)
+
+
+def _count(status: str) -> int:
+    return int(status.rsplit(" ", 1)[1])
+
+
 async def refresh_embedded_candidates(
     conn: Conn,
     account_id: uuid.UUID,
@@ -61,34 +102,21 @@ async def refresh_embedded_candidates(
     """
     if not candidate_ids and not application_ids:
         return 0
-    status = await conn.execute(
-        """with embedding as (
-             select a.id, a.candidate_id, a.raw->'candidate' as embedded
-             from applications a
-             where a.account_id = $1 and a.deleted_at is null and (a.candidate_id = any($2) or a.id = any($3))
-             offset 0
-           ), stale as (
-             -- compared on the candidate's typed columns first: its raw object is read only where they differ
-             select e.id, (e.embedded - $4::text[])
-                      || coalesce((select jsonb_object_agg(k, c.raw->k) from unnest($4::text[]) as k
-                                   where jsonb_typeof(c.raw->k) <> 'null'), '{}') as embedded
-             from embedding e
-             join candidates c on c.account_id = $1 and c.id = e.candidate_id and c.deleted_at is null
-             where jsonb_typeof(e.embedded) = 'object'
-               and (e.embedded->>'name' is distinct from c.name
-                    or e.embedded->'primaryEmailAddress'->>'value' is distinct from c.primary_email
-                    or e.embedded->'primaryPhoneNumber'->>'value' is distinct from c.primary_phone)
-             offset 0
-           )
-           update applications a set raw = jsonb_set(a.raw, '{candidate}', s.embedded)
-           from stale s
-           where a.account_id = $1 and a.id = s.id and a.raw->'candidate' is distinct from s.embedded""",
-        account_id,
-        list(candidate_ids),
-        list(application_ids),
-        list(EMBEDDED_CANDIDATE_PII),
-    )
-    return int(status.rsplit(" ", 1)[1])
+    keys = list(EMBEDDED_CANDIDATE_PII)
+    status = await conn.execute(_BY_IDS, account_id, keys, list(candidate_ids), list(application_ids))
+    return _count(status)
+
+
+async def refresh_embedded_of_candidates_changed_since(conn: Conn, account_id: uuid.UUID, since: datetime) -> int:
+    """`refresh_embedded_candidates` for the applications of every candidate whose `updatedAt` is `since` or later.
+
+    What a page's own refresh cannot see: a candidate page and an application page committing at the same moment,
+    each refreshing before the other's rows are visible, or an application fetched before its candidate changed
+    and written after the change was. A pass ends with this, from its start (less `mirror.CLOCK_MARGIN_S`): the
+    candidates it concerns changed during the pass, so there are few, found by their `updated_at` index.
+    """
+    status = await conn.execute(_OF_CANDIDATES_CHANGED_SINCE, account_id, list(EMBEDDED_CANDIDATE_PII), since)
+    return _count(status)
 
 
 async def refresh_embedded(conn: Conn, table_name: str, account_id: uuid.UUID, ids: Collection[object]) -> int:

@@ -5,13 +5,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from store import mirror_sql
 from store.mirror_tables import TABLES, BadFieldError, MirrorTable, Obj, parse_timestamp
 from store.pool import Conn
+
+if TYPE_CHECKING:
+    import asyncpg
+
+CLOCK_MARGIN_S = 3600
+"""How far Ashby's clock (`updatedAt`) may be behind this deployment's and still be compared with it: an hour."""
 
 MAX_ID = mirror_sql.MAX_ID
 UPDATED_AT_FIELD = "updatedAt"
@@ -44,6 +50,14 @@ class UpsertResult:
     stale: int  # the mirror already held a newer version: only marked as seen
     rejected: tuple[Rejected, ...]
     replaced: tuple[str, ...] = ()  # ids of written rows that replaced a version the mirror held (not inserted)
+    # ids of inserted rows whose `updatedAt` is later than the account was added (less `CLOCK_MARGIN`): Ashby changed
+    # them after this deployment may have stored copies of them (an application embeds its candidate)
+    recent_inserts: tuple[str, ...] = ()
+
+
+def _result(row: "asyncpg.Record", rejected: tuple[Rejected, ...]) -> UpsertResult:
+    written, stale = int(row["written"]), int(row["stale"])
+    return UpsertResult(written, stale, rejected, tuple(row["replaced"] or ()), tuple(row["recent_inserts"] or ()))
 
 
 def _array_literal(values: list[str]) -> str:
@@ -173,11 +187,14 @@ def _upserted(table: MirrorTable, revive_deleted: bool, values: str) -> str:
 
 
 # `xmax` is set on a row ON CONFLICT updated (the updating transaction locked it) and 0 on one it inserted.
-_COUNTS = """select
+_COUNTS = f"""select
   count(*) filter (where u.updated_at is not distinct from i.updated_at and u.deleted_at is null) as written,
   count(*) filter (where u.updated_at is distinct from i.updated_at or u.deleted_at is not null) as stale,
   array_agg(u.id) filter (where u.replaced and u.updated_at is not distinct from i.updated_at and u.deleted_at is null)
-    as replaced
+    as replaced,
+  array_agg(u.id) filter (where not u.replaced and u.updated_at >= (
+    select created_at - interval '{CLOCK_MARGIN_S} seconds' from accounts where id = $1
+  )) as recent_inserts
 from upserted u join input i using (id)"""
 
 
@@ -224,7 +241,7 @@ with typed as (
   select t.page_position, t.id, f.field, f.n
   from typed t, unnest(case when t.id is null then array['id'] else t.bad_fields end) with ordinality as f(field, n)
 )
-select counts.written, counts.stale, counts.replaced,
+select counts.written, counts.stale, counts.replaced, counts.recent_inserts,
        (select array_agg(r.id order by r.page_position, r.n) from rejected r) as rejected_ids,
        (select array_agg(r.field order by r.page_position, r.n) from rejected r) as rejected_fields
 from counts"""
@@ -264,7 +281,7 @@ async def upsert_page(
     sql = upsert_sql(table_name, revive_deleted=revive_deleted)
     row = await conn.fetchrow(sql, account_id, page.ids, page.updated_at, page.raw, *page.columns)
     assert row is not None
-    return UpsertResult(int(row["written"]), int(row["stale"]), tuple(page.rejected), tuple(row["replaced"] or ()))
+    return _result(row, tuple(page.rejected))
 
 
 async def upsert_bodies(
@@ -281,7 +298,7 @@ async def upsert_bodies(
     assert row is not None
     ids, fields = row["rejected_ids"] or [], row["rejected_fields"] or []
     rejected = tuple(map(Rejected, ids, fields))
-    return UpsertResult(int(row["written"]), int(row["stale"]), rejected, tuple(row["replaced"] or ()))
+    return _result(row, rejected)
 
 
 def _deletion(table: MirrorTable, by: str) -> str:

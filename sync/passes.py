@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 import structlog
@@ -347,6 +347,9 @@ async def _write_page(
         progress(resource.name, tally.rows, tally.pages)
 
 
+EMBEDDING_RESOURCES = frozenset({"candidates", "applications"})
+"""Resources whose passes end by refreshing the candidate that applications embed (`store.merges`)."""
+
 PREDECESSOR_WAIT_S = 2.0
 """How long a written page holds its row locks waiting for the page before it to commit; then it rolls back.
 
@@ -383,9 +386,11 @@ async def _write_page_once(
             result = await mirror.upsert_bodies(conn, resource.name, ctx.account_id, [p.body for p in pages])
         else:
             result = await mirror.upsert_page(conn, resource.name, ctx.account_id, first.objects, page_body=first.body)
-        # Only rows that replaced a held version: an inserted candidate has no stale copies, an inserted
-        # application carries Ashby's current one (a first full pass pays nothing for this).
-        await merges.refresh_embedded(conn, resource.name, ctx.account_id, result.replaced)
+        # Rows that replaced a held version, and inserted ones Ashby changed since the account was added (a candidate
+        # first mirrored after its applications were, and changed since they were fetched). An inserted row Ashby
+        # has not changed since has no older copies: a first full pass pays nearly nothing for this.
+        changed = result.replaced + result.recent_inserts
+        await merges.refresh_embedded(conn, resource.name, ctx.account_id, changed)
         if after is not None:
             done, _ = await asyncio.wait([after], timeout=PREDECESSOR_WAIT_S)
             if not done:
@@ -395,6 +400,9 @@ async def _write_page_once(
         if last:
             if full:  # every earlier page has committed: what is still unseen is gone
                 deleted = await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, started_at)
+            if resource.name in EMBEDDING_RESOURCES:  # what the pages' own refreshes could not see
+                since = started_at - timedelta(seconds=mirror.CLOCK_MARGIN_S)
+                await merges.refresh_embedded_of_candidates_changed_since(conn, ctx.account_id, since)
             await sync_state.complete_pass(
                 conn,
                 ctx.account_id,

@@ -1,7 +1,7 @@
 import asyncio
 import random
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -434,3 +434,22 @@ async def test_an_upsert_names_the_rows_that_replaced_a_held_version(db, account
     assert (first.written, first.replaced) == (1, ())  # inserted
     assert (second.written, second.replaced) == (2, ("c1",))  # c1 replaced, c2 inserted
     assert (stale.written, stale.stale, stale.replaced) == (0, 1, ())
+
+
+@pytest.mark.parametrize("as_body", [False, True])
+async def test_an_upsert_names_the_inserted_rows_ashby_changed_since_the_account_was_added(
+    db, account_id, as_body
+) -> None:
+    now = datetime.now(UTC)
+    within_margin = now - timedelta(seconds=mirror.CLOCK_MARGIN_S - 60)  # Ashby's clock a little behind this one
+    objs = [
+        candidate("old", "2024-01-02T00:00:00Z"),
+        candidate("new", now.isoformat().replace("+00:00", "Z")),
+        candidate("skewed", within_margin.isoformat().replace("+00:00", "Z")),
+    ]
+    body = orjson.dumps({"success": True, "results": objs}) if as_body else None
+    async with db.acquire() as conn:
+        first = await mirror.upsert_page(conn, "candidates", account_id, objs, page_body=body)
+        again = await mirror.upsert_page(conn, "candidates", account_id, objs[1:], page_body=None)
+    assert sorted(first.recent_inserts) == ["new", "skewed"]
+    assert (sorted(again.replaced), again.recent_inserts) == (["new", "skewed"], ())  # replaced, not inserted

@@ -6,7 +6,7 @@ from prometheus_client import REGISTRY
 
 from ashby_api.errors import AshbyForbidden
 from ashby_api.resources import BY_NAME, RESOURCES, SyncMode
-from store import sync_state
+from store import mirror, sync_state
 from sync.accounts import sync_account
 from sync.passes import SyncProtocolError, sync_resource
 from tests.helpers import assert_mirror_matches, lock_waiters, row_locked
@@ -96,6 +96,18 @@ async def test_a_full_pass_marks_deleted_rows_and_clears_their_pii(db, fake_ashb
     await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
 
 
+async def assert_applications_embed_the_anonymised(db, account_id, candidate_id: str) -> None:
+    """The candidate's applications in the mirror (there are some) embed it anonymised: no email, no phone."""
+    async with db.acquire() as conn:
+        embedded = await conn.fetch(
+            "select raw->'candidate' as c from applications where account_id = $1 and candidate_id = $2",
+            account_id,
+            candidate_id,
+        )
+    assert embedded
+    assert all(r["c"] == {"id": candidate_id, "name": "Anonymized Candidate"} for r in embedded)
+
+
 async def test_an_anonymised_candidate_leaves_its_applications_with_the_next_incremental_pass(
     db, fake_ashby, sync_ctx, account_id
 ) -> None:
@@ -106,16 +118,41 @@ async def test_an_anonymised_candidate_leaves_its_applications_with_the_next_inc
     fake_ashby.anonymize_candidate(candidate_id)  # Ashby changes the candidate, not its applications' updatedAt
     assert (await sync_resource(sync_ctx, CANDIDATES)).rows == 1
     assert (await sync_resource(sync_ctx, APPLICATIONS)).rows == 0  # incremental: no application listed
-    async with db.acquire() as conn:
-        embedded = await conn.fetch(
-            "select raw->'candidate' as c from applications where account_id = $1 and candidate_id = $2",
-            account_id,
-            candidate_id,
-        )
-    assert embedded
-    assert all(r["c"] == {"id": candidate_id, "name": "Anonymized Candidate"} for r in embedded)
+    await assert_applications_embed_the_anonymised(db, account_id, candidate_id)
     await assert_mirror_matches(db, account_id, fake_ashby, "applications")
     await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
+
+
+async def test_a_candidate_first_mirrored_after_its_anonymisation_leaves_its_applications_too(
+    db, fake_ashby, sync_ctx, account_id
+) -> None:
+    await sync_resource(sync_ctx, APPLICATIONS)  # the candidates pass has not run yet (or failed)
+    app = next(a for a in fake_ashby.all_records("applications") if "primaryEmailAddress" in a["candidate"])
+    candidate_id = app["candidate"]["id"]
+    fake_ashby.anonymize_candidate(candidate_id)
+    await sync_resource(sync_ctx, CANDIDATES)  # its first pass: the candidate is inserted, not replaced
+    await assert_applications_embed_the_anonymised(db, account_id, candidate_id)
+    await assert_mirror_matches(db, account_id, fake_ashby, "applications")
+
+
+@pytest.mark.parametrize("resource", [CANDIDATES, APPLICATIONS])
+async def test_an_application_written_stale_beside_its_candidates_change_is_repaired_when_a_pass_ends(
+    db, fake_ashby, sync_ctx, account_id, resource
+) -> None:
+    for r in (CANDIDATES, APPLICATIONS):
+        await sync_resource(sync_ctx, r)
+    app = next(a for a in fake_ashby.all_records("applications") if "primaryEmailAddress" in a["candidate"])
+    fake_ashby.anonymize_candidate(app["candidate"]["id"])
+    await sync_resource(sync_ctx, CANDIDATES)
+    # What two pages committing at once can leave (each refreshing before the other's rows were visible): the
+    # application as it was fetched before the change, written after the candidate's page.
+    async with db.acquire() as conn:
+        assert (await mirror.upsert_page(conn, "applications", account_id, [app])).written == 1
+        assert (await conn.fetchval("select raw->'candidate' from applications where id = $1", app["id"])) == app[
+            "candidate"
+        ]
+    assert (await sync_resource(sync_ctx, resource)).rows == 0  # nothing listed: only the pass's end sees it
+    await assert_mirror_matches(db, account_id, fake_ashby, "applications")
 
 
 async def test_a_full_pass_is_recorded_complete_only_with_its_deletes(db, fake_ashby, sync_ctx, account_id) -> None:
