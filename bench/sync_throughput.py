@@ -143,14 +143,17 @@ async def measure(side: str, url: str, account_id: uuid.UUID, base_url: str) -> 
     return {"records": records, **dataclasses.asdict(timing)}
 
 
-async def in_fresh_process(side: str, db: BenchDB, base_url: str) -> tuple[int, Timing]:
-    """`measure` in a child process; the sandbox's CPU is taken here, around it (the child is gone by then)."""
+async def in_fresh_process(side: str, db: BenchDB, base_url: str, *, tree: str | None = None) -> tuple[int, Timing]:
+    """`measure` in a child process; the sandbox's CPU is taken here, around it (the child is gone by then).
+
+    `tree`: run the code of that checkout instead of this one (an A/B of two versions: `bench.sync_pass_ab`)."""
     cmd = [sys.executable, "-m", "bench.sync_throughput", "--measure", side, "--database-url", db.url]
     cmd += ["--account-id", str(db.account_id), "--sandbox-url", base_url]
+    env = {**os.environ, "BENCH_SECRET_KEY": SECRET_KEY}
+    if tree is not None:
+        env["PYTHONPATH"] = tree
     sandbox_started = children_cpu_s()
-    proc = await asyncio.create_subprocess_exec(
-        *cmd, stdout=subprocess.PIPE, env={**os.environ, "BENCH_SECRET_KEY": SECRET_KEY}
-    )
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE, env=env, cwd=tree)
     out, _ = await proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"measuring the {side} failed ({proc.returncode})")
