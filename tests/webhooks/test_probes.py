@@ -13,6 +13,15 @@ async def test_healthz_and_readyz_answer_ok(client):
         assert resp.headers["X-Request-Id"]
 
 
+async def test_every_request_gets_its_own_request_id(client):
+    ids = []
+    for _ in range(3):
+        async with client.get("/healthz") as resp:
+            ids.append(resp.headers["X-Request-Id"])
+    assert len(set(ids)) == 3
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
 async def test_metrics_count_what_the_receiver_did(client, account_id, secret):
     body = envelope("offerUpdate")
     assert await deliver(client, account_id, body) == (200, "stored")
