@@ -50,7 +50,7 @@ class UpsertResult:
     stale: int  # the mirror already held a newer version: only marked as seen
     rejected: tuple[Rejected, ...]
     replaced: tuple[str, ...] = ()  # ids of written rows that replaced a version the mirror held (not inserted)
-    # ids of inserted rows whose `updatedAt` is later than the account was added (less `CLOCK_MARGIN`): Ashby changed
+    # ids of inserted rows whose `updatedAt` is later than the account was added (less `CLOCK_MARGIN_S`): Ashby changed
     # them after this deployment may have stored copies of them (an application embeds its candidate)
     recent_inserts: tuple[str, ...] = ()
 
