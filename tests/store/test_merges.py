@@ -1,6 +1,8 @@
 import uuid
+from datetime import UTC, datetime
 
 from store import merges, mirror
+from tests.helpers import new_account
 
 OLD, NEW = "2024-01-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z"
 EMAIL = {"value": "ada@example.com", "type": "Work", "isPrimary": True}
@@ -49,3 +51,25 @@ async def test_an_application_written_with_an_old_copy_of_its_candidate_gets_the
         assert await merges.refresh_embedded(conn, "applications", account_id, ["a1"]) == 1
         assert (await embedded(conn, account_id))["a1"] == ({"id": "c1", "name": "Ada L."}, OLD)
         assert await merges.refresh_embedded(conn, "jobs", account_id, ["a1"]) == 0  # no table embeds a job's
+
+
+async def test_the_applications_of_candidates_changed_since_a_time_are_refreshed_and_no_others(db, account_id) -> None:
+    other = await new_account(db, "other")
+    old_copy = {"id": "c1", "name": "Ada Lovelace", "primaryEmailAddress": EMAIL}
+    async with db.acquire() as conn:
+        for acct in (account_id, other):  # the same ids in another account, its applications as stale
+            await mirror.upsert_page(conn, "applications", acct, [application("a1", old_copy)])
+            await mirror.upsert_page(
+                conn, "applications", acct, [application("a2", {"id": "c2", "name": "Grace Hopper"})]
+            )
+            await mirror.upsert_page(conn, "candidates", acct, [{"id": "c1", "updatedAt": NEW, "name": "Ada L."}])
+        await mirror.upsert_page(conn, "candidates", account_id, [{"id": "c2", "updatedAt": OLD, "name": "G. H."}])
+        await mirror.mark_deleted(conn, "candidates", other, ["c1"])  # a deleted candidate is not copied from
+
+        since = datetime(2024, 1, 15, tzinfo=UTC)  # c1 changed after it, c2 before
+        assert await merges.refresh_embedded_of_candidates_changed_since(conn, account_id, since) == 1
+        assert await merges.refresh_embedded_of_candidates_changed_since(conn, other, since) == 0
+        ours, theirs = await embedded(conn, account_id), await embedded(conn, other)
+    assert ours["a1"] == ({"id": "c1", "name": "Ada L."}, OLD)
+    assert ours["a2"] == ({"id": "c2", "name": "Grace Hopper"}, OLD)  # its candidate changed before `since`
+    assert theirs["a1"] == (old_copy, OLD)
