@@ -81,10 +81,6 @@ _OF_CANDIDATES_CHANGED_SINCE = _REFRESH_EMBEDDED.format(
 )
 
 
-def _count(status: str) -> int:
-    return int(status.rsplit(" ", 1)[1])
-
-
 async def refresh_embedded_candidates(
     conn: Conn,
     account_id: uuid.UUID,
@@ -104,7 +100,7 @@ async def refresh_embedded_candidates(
         return 0
     keys = list(EMBEDDED_CANDIDATE_PII)
     status = await conn.execute(_BY_IDS, account_id, keys, list(candidate_ids), list(application_ids))
-    return _count(status)
+    return int(status.split()[-1])  # UPDATE n
 
 
 async def refresh_embedded_of_candidates_changed_since(conn: Conn, account_id: uuid.UUID, since: datetime) -> int:
@@ -116,7 +112,7 @@ async def refresh_embedded_of_candidates_changed_since(conn: Conn, account_id: u
     candidates it concerns changed during the pass, so there are few, found by their `updated_at` index.
     """
     status = await conn.execute(_OF_CANDIDATES_CHANGED_SINCE, account_id, list(EMBEDDED_CANDIDATE_PII), since)
-    return _count(status)
+    return int(status.split()[-1])  # UPDATE n
 
 
 async def refresh_embedded(conn: Conn, table_name: str, account_id: uuid.UUID, ids: Collection[object]) -> int:
