@@ -2,9 +2,10 @@
 
 The pass of `bench.sync_throughput` (candidates, applications, jobs, offers from a pregenerated sandbox at zero
 latency, into a fresh database), each side in a fresh process running its own checkout's code, the other checkout
-first in odd rounds. The figure is each side's wall time and Postgres CPU, and the median of the rounds' ratios
-(this checkout over the other: under 1 is faster). On this shared machine single rounds move by 20 %: the order
-alternates so a slow spell burdens both alike, and a difference smaller than the spread of either side is noise.
+first in odd rounds. The figure is each side's wall time and CPU (the pass's process, Postgres), and the median of
+the rounds' ratios (this checkout over the other: under 1 is faster). On this shared machine single rounds move by
+20 %: the order alternates so a slow spell burdens both alike, and a difference smaller than the spread of either
+side is noise.
 Run: `git worktree add ../before HEAD~1`, then `uv run python -m bench.sync_pass_ab --baseline ../before`.
 """
 
@@ -19,10 +20,14 @@ from bench.sync_throughput import Timing, in_fresh_process
 HERE = str(Path(__file__).resolve().parent.parent)
 
 
+def _side(t: Timing) -> str:
+    return f"{t.seconds:6.1f} ({t.cpu_s:4.1f} / {t.postgres_s:4.1f})"
+
+
 async def main(baseline: str, candidates: int, rounds: int) -> None:
     print(f"full pass of {candidates:,} candidates + applications, jobs, offers; each side in a fresh process")
     print(f"this checkout: {HERE}\nbaseline:      {baseline}")
-    print("round  first      this: s (Postgres CPU s)   baseline: s (Postgres CPU s)   ratio")
+    print("round  first      this: s (CPU s: pass / Postgres)   baseline: s (CPU s: pass / Postgres)   ratio")
     ratios: list[float] = []
     async with sandbox(candidates, pregenerate=True) as base_url:
         for i in range(1, rounds + 1):
@@ -37,8 +42,7 @@ async def main(baseline: str, candidates: int, rounds: int) -> None:
             ours, theirs = timings["this"], timings["baseline"]
             ratios.append(ours.seconds / theirs.seconds)
             print(
-                f"{i:<6} {order[0][0]:<10} {ours.seconds:6.1f} ({ours.postgres_s:5.1f})"
-                f"{'':16}{theirs.seconds:6.1f} ({theirs.postgres_s:5.1f}){'':17}{ratios[-1]:.2f}",
+                f"{i:<6} {order[0][0]:<10} {_side(ours):<35}{_side(theirs):<39}{ratios[-1]:.2f}",
                 flush=True,
             )
     print(f"median ratio of {rounds} rounds (this / baseline wall time): {statistics.median(ratios):.2f}")
