@@ -2,27 +2,32 @@
 
 Both servers run in their own processes on loopback: `ashby-sync serve` on a fresh database created and dropped
 here (and Redis db 12, flushed; BENCH_REDIS_URL), and a bare aiohttp app that reads the body and answers 200.
-The load generator is a third process (aiohttp, N keep-alive connections, closed loop) POSTing signed
+The load generator is a third process (an aiohttp client, or with `--client raw` a minimal one about as cheap as
+wrk; N keep-alive connections, closed loop) POSTing signed
 `candidateHire` bodies of realistic size (a sandbox application and its offer, ~3 KB), each with its own
 webhookActionId. Rounds alternate bare then serve, so a load spike from a neighbour hits both alike; the figures
 are the medians of the rounds. Afterwards every webhookActionId the receiver acknowledged with 200 must be in
 `webhook_inbox`. Target: at least 0.4 of the bare handler's requests/s, p99 under 25 ms, nothing missing.
-Run: `uv run python bench/webhook_ingest.py [--rounds 3] [--requests 6000] [--concurrency 16]`.
+Run: `uv run python bench/webhook_ingest.py [--rounds 3] [--requests 6000] [--concurrency 16] [--client raw]`.
 """
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -84,8 +89,102 @@ async def wait_ready(url: str, proc: asyncio.subprocess.Process, limit_s: float 
 
 
 # --- the load generator (its own process) ---------------------------------------------------------------------
-async def generate(url: str, raw: bytes, requests: int, concurrency: int, seconds: float) -> dict[str, Any]:
+# `--client raw`: HTTP/1.1 on asyncio's protocol API, as wrk does it in C: each request written as one buffer, each
+# answer read for its status and Content-Length only. The aiohttp client spends about as much CPU a request as
+# the bare handler serving it, on the same two cores.
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]+)", re.IGNORECASE)
 
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection, one request at a time (a closed loop)."""
+
+    def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self._buffer = b""
+        self._status = 0
+        self._end: int | None = None  # where the current answer ends in the buffer, once its head is read
+        self._waiter: asyncio.Future[int] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if self._end is None:
+            head_end = self._buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            head = self._buffer[:head_end]
+            length = _CONTENT_LENGTH.search(head)
+            if not head.startswith(b"HTTP/1.1 ") or length is None:
+                self._fail(ConnectionError(f"unexpected answer: {head[:80]!r}"))
+                return
+            self._status, self._end = int(head[9:12]), head_end + 4 + int(length.group(1))
+        if len(self._buffer) >= self._end:
+            self._buffer, self._end = self._buffer[self._end :], None
+            if self._waiter is not None and not self._waiter.done():
+                self._waiter.set_result(self._status)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(exc or ConnectionError("the server closed the connection"))
+
+    def _fail(self, exc: Exception) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(exc)
+
+    async def send(self, request: bytes) -> int:
+        """Write one request and wait for its answer: its status."""
+        assert self._transport is not None
+        self._waiter = asyncio.get_running_loop().create_future()
+        self._transport.write(request)
+        return await self._waiter
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+Send = Callable[[bytes, str], Awaitable[int]]  # (body, signature) -> the answer's status
+
+
+@contextlib.asynccontextmanager
+async def _senders(client: str, url: str, concurrency: int) -> AsyncIterator[list[Send]]:
+    """One sender per connection of the load: an aiohttp client session's, or a `_Connection`'s."""
+    target = urlsplit(url)
+    if client == "aiohttp":
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+            async def post(body: bytes, signature: str) -> int:
+                headers = {"Content-Type": "application/json", "Ashby-Signature": signature}
+                async with session.post(url, data=body, headers=headers) as resp:
+                    await resp.read()
+                return resp.status
+
+            yield [post] * concurrency
+        return
+    host, port = target.hostname or "127.0.0.1", target.port or 80
+    head = f"POST {target.path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+    loop = asyncio.get_running_loop()
+    connections = [(await loop.create_connection(_Connection, host, port))[1] for _ in range(concurrency)]
+
+    def sender(connection: _Connection) -> Send:
+        async def send(body: bytes, signature: str) -> int:
+            request = f"{head}Ashby-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"
+            return await connection.send(request.encode() + body)
+
+        return send
+
+    try:
+        yield [sender(c) for c in connections]
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+async def generate(
+    url: str, raw: bytes, requests: int, concurrency: int, seconds: float, client: str
+) -> dict[str, Any]:
     def signed() -> tuple[str, bytes, str]:
         action_id = str(uuid.uuid4())
         body = raw.replace(PLACEHOLDER.encode(), action_id.encode())
@@ -95,27 +194,24 @@ async def generate(url: str, raw: bytes, requests: int, concurrency: int, second
     measured = [signed() for _ in range(requests)]
     acked: list[str] = []
     statuses: dict[int, int] = {}
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with _senders(client, url, concurrency) as senders:
 
         async def run(batch: list[tuple[str, bytes, str]], latencies: list[float] | None, deadline: float) -> None:
             it = iter(batch)
 
-            async def worker() -> None:
+            async def worker(send: Send) -> None:
                 for action_id, body, signature in it:
-                    if time.perf_counter() > deadline:
-                        return
                     started = time.perf_counter()
-                    headers = {"Content-Type": "application/json", "Ashby-Signature": signature}
-                    async with session.post(url, data=body, headers=headers) as resp:
-                        await resp.read()
+                    if started > deadline:
+                        return
+                    status = await send(body, signature)
                     if latencies is not None:
                         latencies.append(time.perf_counter() - started)
-                    statuses[resp.status] = statuses.get(resp.status, 0) + 1
-                    if resp.status == 200:
+                    statuses[status] = statuses.get(status, 0) + 1
+                    if status == 200:
                         acked.append(action_id)
 
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            await asyncio.gather(*(worker(send) for send in senders))
 
         await run(warmup, None, time.perf_counter() + seconds)
         latencies: list[float] = []
@@ -131,14 +227,14 @@ async def generate(url: str, raw: bytes, requests: int, concurrency: int, second
         "p50_ms": latencies[n // 2] * 1000 if n else 0,
         "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else 0,
         "statuses": statuses,
-        "body_bytes": len(warmup[0][1]),
+        "body_bytes": len(raw),
         "acked": acked,
     }
 
 
-async def load(url: str, template_path: str, requests: int, concurrency: int, seconds: float) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--generate", url, "--template", template_path]
-    cmd += ["--requests", str(requests), "--concurrency", str(concurrency), "--seconds", str(seconds)]
+async def load(url: str, template_path: str, args: argparse.Namespace) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--generate", url, "--template", template_path, "--client", args.client]
+    cmd += ["--requests", str(args.requests), "--concurrency", str(args.concurrency), "--seconds", str(args.seconds)]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE)
     out, _ = await proc.communicate()
     if proc.returncode != 0:
@@ -163,7 +259,7 @@ def _cpu(a: Any, b: Any) -> float:
 async def phase(proc: asyncio.subprocess.Process, url: str, template_path: str, args: argparse.Namespace) -> dict:
     cpu = psutil.Process(proc.pid)
     before, postgres_before = cpu.cpu_times(), postgres_cpu_s()
-    result = await load(url, template_path, args.requests, args.concurrency, args.seconds)
+    result = await load(url, template_path, args)
     served = result["requests"] + WARMUP
     result["cpu_us"] = _cpu(before, cpu.cpu_times()) / served * 1e6
     result["postgres_us"] = (postgres_cpu_s() - postgres_before) / served * 1e6
@@ -234,7 +330,8 @@ async def main(args: argparse.Namespace) -> int:
     missing = set(acked) - stored
     body_bytes = rounds[0][1]["body_bytes"]
     print(
-        f"webhook ingest: {body_bytes} B signed candidateHire bodies, {args.concurrency} connections, loopback,"
+        f"webhook ingest: {body_bytes} B signed candidateHire bodies, {args.concurrency} connections"
+        f" of a {args.client} client, loopback,"
         f" {os.cpu_count()} CPUs, load average {load_avg:.2f} at start"
     )
     print("CPU µs per request: of the server, of Postgres, and of the load generator")
@@ -281,6 +378,12 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3, help="rounds of bare-then-serve")
     parser.add_argument("--concurrency", type=int, default=16, help="connections of the load generator")
     parser.add_argument("--seconds", type=float, default=15, help="time limit of each measured phase")
+    parser.add_argument(
+        "--client",
+        choices=("aiohttp", "raw"),
+        default="aiohttp",
+        help="the load generator's HTTP client: aiohttp's, or a minimal one on asyncio's protocols (as cheap as wrk)",
+    )
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--generate", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--template", help=argparse.SUPPRESS)
@@ -289,7 +392,7 @@ if __name__ == "__main__":
         serve_bare(args.bare_server)
     elif args.generate:
         raw = Path(args.template).read_bytes()
-        result = asyncio.run(generate(args.generate, raw, args.requests, args.concurrency, args.seconds))
+        result = asyncio.run(generate(args.generate, raw, args.requests, args.concurrency, args.seconds, args.client))
         sys.stdout.write(json.dumps(result))
     else:
         sys.exit(asyncio.run(main(args)))
