@@ -3,11 +3,11 @@
 Both servers run in their own processes on loopback: `ashby-sync serve` on a fresh database created and dropped
 here (and Redis db 12, flushed; BENCH_REDIS_URL), and a bare aiohttp app that reads the body and answers 200.
 The load generator is a third process (an aiohttp client, or with `--client raw` a minimal one about as cheap as
-wrk; N keep-alive connections, closed loop) POSTing signed
-`candidateHire` bodies of realistic size (a sandbox application and its offer, ~3 KB), each with its own
-webhookActionId. Rounds alternate bare then serve, so a load spike from a neighbour hits both alike; the figures
-are the medians of the rounds. Afterwards every webhookActionId the receiver acknowledged with 200 must be in
-`webhook_inbox`. Target: at least 0.4 of the bare handler's requests/s, p99 under 25 ms, nothing missing.
+wrk; N keep-alive connections, closed loop) POSTing signed `candidateHire` bodies of realistic size (a sandbox
+application and its offer, ~3 KB), each with its own webhookActionId. Rounds alternate bare then serve, so a load
+spike from a neighbour hits both alike; the figures are the medians of the rounds. Afterwards every
+webhookActionId the receiver acknowledged with 200 must be in `webhook_inbox`. Target: at least 0.4 of the bare
+handler's requests/s, p99 under 25 ms, nothing missing.
 Run: `uv run python bench/webhook_ingest.py [--rounds 3] [--requests 6000] [--concurrency 16] [--client raw]`.
 """
 
@@ -151,7 +151,6 @@ Send = Callable[[bytes, str], Awaitable[int]]  # (body, signature) -> the answer
 @contextlib.asynccontextmanager
 async def _senders(client: str, url: str, concurrency: int) -> AsyncIterator[list[Send]]:
     """One sender per connection of the load: an aiohttp client session's, or a `_Connection`'s."""
-    target = urlsplit(url)
     if client == "aiohttp":
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
 
@@ -163,6 +162,7 @@ async def _senders(client: str, url: str, concurrency: int) -> AsyncIterator[lis
 
             yield [post] * concurrency
         return
+    target = urlsplit(url)
     host, port = target.hostname or "127.0.0.1", target.port or 80
     head = f"POST {target.path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
     loop = asyncio.get_running_loop()
