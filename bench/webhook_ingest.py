@@ -5,10 +5,13 @@ here (and Redis db 12, flushed; BENCH_REDIS_URL), and a bare aiohttp app that re
 The load generator is a third process (an aiohttp client, or with `--client raw` a minimal one about as cheap as
 wrk; N keep-alive connections, closed loop) POSTing signed `candidateHire` bodies of realistic size (a sandbox
 application and its offer, ~3 KB), each with its own webhookActionId. Rounds alternate bare then serve, so a load
-spike from a neighbour hits both alike; the figures are the medians of the rounds. Afterwards every
-webhookActionId the receiver acknowledged with 200 must be in `webhook_inbox`. Target: at least 0.4 of the bare
+spike from a neighbour hits both alike (with `--naive`, a third server between them: the naive
+one-INSERT-per-request receiver the issue's target is set against, on the same database); the figures are the
+medians of the rounds. Afterwards every webhookActionId the receiver acknowledged with 200 must be in
+`webhook_inbox`. Target: at least 0.4 of the bare
 handler's requests/s, p99 under 25 ms, nothing missing.
-Run: `uv run python bench/webhook_ingest.py [--rounds 3] [--requests 6000] [--concurrency 16] [--client raw]`.
+Run: `uv run python bench/webhook_ingest.py [--rounds 3] [--requests 6000] [--concurrency 16] [--client raw]
+[--naive]`.
 """
 
 import argparse
@@ -54,7 +57,7 @@ def template() -> bytes:
     return orjson.dumps({"webhookActionId": PLACEHOLDER, "action": "candidateHire", "data": data})
 
 
-# --- the two servers ------------------------------------------------------------------------------------------
+# --- the servers ----------------------------------------------------------------------------------------------
 def serve_bare(port: int) -> None:
     from aiohttp import web
 
@@ -64,6 +67,46 @@ def serve_bare(port: int) -> None:
 
     app = web.Application()
     app.router.add_post("/webhooks/ashby/{account_id}", ok)
+    app.router.add_get("/healthz", ok)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def serve_naive(port: int, database_url: str) -> None:
+    """The naive receiver the issue's target is set against: the signature, the envelope, then one INSERT (and its
+    commit) per request on a pool of 10 connections, before the 200. What `serve` does with group commit."""
+    import asyncpg
+    from aiohttp import web
+
+    from ashby_api.webhooks import SIGNATURE_HEADER, verify_signature
+
+    pool_key = web.AppKey("pool", asyncpg.Pool)
+
+    async def receive(request: web.Request) -> web.Response:
+        body = await request.read()
+        if not verify_signature([WEBHOOK_SECRET], body, request.headers.get(SIGNATURE_HEADER)):
+            return web.Response(status=401)
+        envelope = orjson.loads(body)
+        await request.app[pool_key].execute(
+            """insert into webhook_inbox (account_id, webhook_action_id, action, body) values ($1, $2, $3, $4)
+               on conflict do nothing""",
+            uuid.UUID(request.match_info["account_id"]),
+            envelope["webhookActionId"],
+            envelope["action"],
+            body,
+        )
+        return web.Response(text="ok")
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def pool(app: web.Application) -> AsyncIterator[None]:
+        async with asyncpg.create_pool(database_url, min_size=10, max_size=10) as p:
+            app[pool_key] = p
+            yield
+
+    app = web.Application()
+    app.cleanup_ctx.append(pool)
+    app.router.add_post("/webhooks/ashby/{account_id}", receive)
     app.router.add_get("/healthz", ok)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
@@ -270,12 +313,14 @@ def median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2]
 
 
+BARE, NAIVE, SERVE = "bare aiohttp handler", "naive receiver", "ashby-sync serve"
+
+
 async def main(args: argparse.Namespace) -> int:
     redis_client = aioredis.from_url(BENCH_REDIS_URL)
     await redis_client.flushdb()
-    bare_port, serve_port = free_port(), free_port()
-    procs: list[asyncio.subprocess.Process] = []
-    rounds: list[tuple[dict, dict]] = []
+    servers: dict[str, tuple[asyncio.subprocess.Process, int]] = {}
+    rounds: list[dict[str, dict]] = []
     load_avg = os.getloadavg()[0]
     with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
         tmp.write(template())
@@ -291,24 +336,30 @@ async def main(args: argparse.Namespace) -> int:
                     "ASHBY_SYNC_SECRET_KEY": SECRET_KEY,
                     "LOG_FORMAT": "json",
                 }
-                bare_cmd = [sys.executable, __file__, "--bare-server", str(bare_port)]
-                procs.append(await asyncio.create_subprocess_exec(*bare_cmd, stderr=subprocess.DEVNULL))
-                procs.append(
-                    await asyncio.create_subprocess_exec(
-                        *receiver_command(serve_port), env=env, stderr=subprocess.DEVNULL
-                    )
-                )
-                await wait_ready(f"http://127.0.0.1:{bare_port}", procs[0])
-                await wait_ready(f"http://127.0.0.1:{serve_port}", procs[1])
+                commands = {BARE: lambda port: [sys.executable, __file__, "--bare-server", str(port)]}
+                if args.naive:
+                    commands[NAIVE] = lambda port: [
+                        *(sys.executable, __file__, "--naive-server", str(port), "--database", bench.url)
+                    ]
+                commands[SERVE] = receiver_command
+                for label, command in commands.items():
+                    port = free_port()
+                    proc = await asyncio.create_subprocess_exec(*command(port), env=env, stderr=subprocess.DEVNULL)
+                    servers[label] = (proc, port)
+                for proc, port in servers.values():
+                    await wait_ready(f"http://127.0.0.1:{port}", proc)
 
                 path = f"/webhooks/ashby/{bench.account_id}"
-                for _ in range(args.rounds):  # alternating, so a neighbour's load spike hits both alike
-                    bare = await phase(procs[0], f"http://127.0.0.1:{bare_port}{path}", tmp.name, args)
-                    serve = await phase(procs[1], f"http://127.0.0.1:{serve_port}{path}", tmp.name, args)
-                    rounds.append((bare, serve))
+                for _ in range(args.rounds):  # alternating, so a neighbour's load spike hits each alike
+                    rounds.append(
+                        {
+                            label: await phase(proc, f"http://127.0.0.1:{port}{path}", tmp.name, args)
+                            for label, (proc, port) in servers.items()
+                        }
+                    )
 
-                metrics = await receiver_metrics(f"http://127.0.0.1:{serve_port}/metrics")
-                for proc in procs:  # before the database goes
+                metrics = await receiver_metrics(f"http://127.0.0.1:{servers[SERVE][1]}/metrics")
+                for proc, _ in servers.values():  # before the database goes
                     proc.terminate()
                     await proc.wait()
                 async with bench.pool.acquire() as conn:
@@ -319,16 +370,16 @@ async def main(args: argparse.Namespace) -> int:
                         )
                     }
         finally:
-            for proc in procs:
+            for proc, _ in servers.values():
                 if proc.returncode is None:
                     proc.terminate()
                     await proc.wait()
             await redis_client.flushdb()
             await redis_client.aclose()
 
-    acked = [a for _, serve in rounds for a in serve["acked"]]
+    acked = [a for r in rounds for a in r[SERVE]["acked"]]
     missing = set(acked) - stored
-    body_bytes = rounds[0][1]["body_bytes"]
+    body_bytes = rounds[0][SERVE]["body_bytes"]
     print(
         f"webhook ingest: {body_bytes} B signed candidateHire bodies, {args.concurrency} connections"
         f" of a {args.client} client, loopback,"
@@ -338,18 +389,22 @@ async def main(args: argparse.Namespace) -> int:
     header = f"{'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
     header += f" {'server µs':>10} {'Postgres µs':>12} {'client µs':>10}"
     print(f"{'round':<6} {'server':<22} {header}")
-    for i, pair in enumerate(rounds, 1):
-        for label, r in zip(("bare aiohttp handler", "ashby-sync serve"), pair, strict=True):
+    for i, results in enumerate(rounds, 1):
+        for label, r in results.items():
             figures = (
                 f"{r['requests']:>9} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
                 f" {r['cpu_us']:>10.0f} {r['postgres_us']:>12.0f} {r['client_us']:>10.0f}"
             )
             print(f"{i:<6} {label:<22} {figures}")
-    ratio = median([serve["rps"] / bare["rps"] for bare, serve in rounds])
-    p50 = median([serve["p50_ms"] for _, serve in rounds])
-    p99 = median([serve["p99_ms"] for _, serve in rounds])
+    ratio = median([r[SERVE]["rps"] / r[BARE]["rps"] for r in rounds])
+    p50 = median([r[SERVE]["p50_ms"] for r in rounds])
+    p99 = median([r[SERVE]["p99_ms"] for r in rounds])
     print(f"median of rounds: serve/bare {ratio:.2f} (target >= 0.40), serve p50 {p50:.1f} ms, p99 {p99:.1f} ms (< 25)")
-    statuses = [r["statuses"] for pair in rounds for r in pair]
+    if args.naive:
+        naive = median([r[NAIVE]["rps"] / r[BARE]["rps"] for r in rounds])
+        naive_p99 = median([r[NAIVE]["p99_ms"] for r in rounds])
+        print(f"median of rounds: naive/bare {naive:.2f} (p99 {naive_p99:.1f} ms), serve/naive {ratio / naive:.2f}")
+    statuses = [r["statuses"] for results in rounds for r in results.values()]
     print(f"statuses: {statuses}")
     batches = metrics["ashby_webhook_inbox_batch_size_count"]
     mean_batch = metrics["ashby_webhook_inbox_batch_size_sum"] / batches
@@ -375,7 +430,7 @@ async def main(args: argparse.Namespace) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=6000, help="measured requests per server and round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of bare-then-serve")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of bare, then naive (with --naive), then serve")
     parser.add_argument("--concurrency", type=int, default=16, help="connections of the load generator")
     parser.add_argument("--seconds", type=float, default=15, help="time limit of each measured phase")
     parser.add_argument(
@@ -384,12 +439,21 @@ if __name__ == "__main__":
         default="aiohttp",
         help="the load generator's HTTP client: aiohttp's, or a minimal one on asyncio's protocols (as cheap as wrk)",
     )
+    parser.add_argument(
+        "--naive",
+        action="store_true",
+        help="also measure a naive receiver (one INSERT and commit per request), the reference of the issue's target",
+    )
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--naive-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
     parser.add_argument("--generate", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--template", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
         serve_bare(args.bare_server)
+    elif args.naive_server:
+        serve_naive(args.naive_server, args.database)
     elif args.generate:
         raw = Path(args.template).read_bytes()
         result = asyncio.run(generate(args.generate, raw, args.requests, args.concurrency, args.seconds, args.client))
