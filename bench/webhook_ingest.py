@@ -2,15 +2,19 @@
 
 Both servers run in their own processes on loopback: `ashby-sync serve` on a fresh database created and dropped
 here (and Redis db 12, flushed; BENCH_REDIS_URL), and a bare aiohttp app that reads the body and answers 200.
-The load generator is a third process (an aiohttp client, or with `--client raw` a minimal one about as cheap as
-wrk; N keep-alive connections, closed loop) POSTing signed `candidateHire` bodies of realistic size (a sandbox
-application and its offer, ~3 KB), each with its own webhookActionId. Rounds alternate bare then serve, so a load
-spike from a neighbour hits both alike (with `--naive`, a third server between them: the naive
-one-INSERT-per-request receiver the issue's target is set against, on the same database); the figures are the
-medians of the rounds. Afterwards every webhookActionId the receiver acknowledged with 200 must be in
-`webhook_inbox`. Target: at least 0.4 of the bare
-handler's requests/s, p99 under 25 ms, nothing missing.
-Run: `uv run python bench/webhook_ingest.py [--rounds 3] [--requests 6000] [--concurrency 16] [--client raw]
+With `--naive`, a third: the naive receiver the issue's target is set against (one INSERT and commit per request,
+on the same database). The load generator is another process (an aiohttp client, or with `--client raw` a minimal
+one about as cheap as wrk; N keep-alive connections, closed loop) POSTing signed `candidateHire` bodies of
+realistic size (a sandbox application and its offer, ~3 KB), each with its own webhookActionId.
+
+Each round measures every server at each connection count (16, 32 and 64 by default), servers alternating, so a
+neighbour's load spike hits each alike. A closed loop of N connections gives N / latency requests/s, so a count too
+small for a server measures its latency, not its throughput: the figure takes each server at its capacity, the
+most requests/s it served in the round with p99 under 25 ms, and is the median over rounds of serve's over the
+bare handler's. The ratio at each count is printed too. Afterwards every webhookActionId the receiver acknowledged
+with 200 must be in `webhook_inbox`. Target: at least 0.4 of the bare handler's throughput with p99 under 25 ms,
+nothing missing.
+Run: `uv run python bench/webhook_ingest.py [--rounds 3] [--requests 6000] [--concurrency 16,32,64] [--client raw]
 [--naive]`.
 """
 
@@ -275,9 +279,9 @@ async def generate(
     }
 
 
-async def load(url: str, template_path: str, args: argparse.Namespace) -> dict[str, Any]:
+async def load(url: str, template_path: str, args: argparse.Namespace, connections: int) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--generate", url, "--template", template_path, "--client", args.client]
-    cmd += ["--requests", str(args.requests), "--concurrency", str(args.concurrency), "--seconds", str(args.seconds)]
+    cmd += ["--requests", str(args.requests), "--concurrency", str(connections), "--seconds", str(args.seconds)]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE)
     out, _ = await proc.communicate()
     if proc.returncode != 0:
@@ -299,10 +303,12 @@ def _cpu(a: Any, b: Any) -> float:
 
 
 # --- the run --------------------------------------------------------------------------------------------------
-async def phase(proc: asyncio.subprocess.Process, url: str, template_path: str, args: argparse.Namespace) -> dict:
+async def phase(
+    proc: asyncio.subprocess.Process, url: str, template_path: str, args: argparse.Namespace, connections: int
+) -> dict:
     cpu = psutil.Process(proc.pid)
     before, postgres_before = cpu.cpu_times(), postgres_cpu_s()
-    result = await load(url, template_path, args)
+    result = await load(url, template_path, args, connections)
     served = result["requests"] + WARMUP
     result["cpu_us"] = _cpu(before, cpu.cpu_times()) / served * 1e6
     result["postgres_us"] = (postgres_cpu_s() - postgres_before) / served * 1e6
@@ -314,13 +320,22 @@ def median(values: list[float]) -> float:
 
 
 BARE, NAIVE, SERVE = "bare aiohttp handler", "naive receiver", "ashby-sync serve"
+P99_LIMIT_MS = 25.0
+TARGET = 0.4
+
+
+def at_capacity(results: dict[int, dict[str, dict]], server: str) -> dict | None:
+    """`server`'s phase with the most requests/s among the connection counts of a round whose p99 is under the
+    limit: its throughput, as the target means it. None if no count kept the p99 under the limit."""
+    within = [r[server] for r in results.values() if r[server]["p99_ms"] < P99_LIMIT_MS]
+    return max(within, key=lambda r: float(r["rps"])) if within else None
 
 
 async def main(args: argparse.Namespace) -> int:
     redis_client = aioredis.from_url(BENCH_REDIS_URL)
     await redis_client.flushdb()
     servers: dict[str, tuple[asyncio.subprocess.Process, int]] = {}
-    rounds: list[dict[str, dict]] = []
+    rounds: list[dict[int, dict[str, dict]]] = []  # per round, per connection count, per server
     load_avg = os.getloadavg()[0]
     with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
         tmp.write(template())
@@ -353,8 +368,11 @@ async def main(args: argparse.Namespace) -> int:
                 for _ in range(args.rounds):  # alternating, so a neighbour's load spike hits each alike
                     rounds.append(
                         {
-                            label: await phase(proc, f"http://127.0.0.1:{port}{path}", tmp.name, args)
-                            for label, (proc, port) in servers.items()
+                            n: {
+                                label: await phase(proc, f"http://127.0.0.1:{port}{path}", tmp.name, args, n)
+                                for label, (proc, port) in servers.items()
+                            }
+                            for n in args.concurrency
                         }
                     )
 
@@ -376,36 +394,63 @@ async def main(args: argparse.Namespace) -> int:
                     await proc.wait()
             await redis_client.flushdb()
             await redis_client.aclose()
+    return 0 if report(args, rounds, stored, metrics, load_avg) else 1
 
-    acked = [a for r in rounds for a in r[SERVE]["acked"]]
+
+def report(
+    args: argparse.Namespace,
+    rounds: list[dict[int, dict[str, dict]]],
+    stored: set[str],
+    metrics: dict[str, float],
+    load_avg: float,
+) -> bool:
+    """Print the phases and the figures; True when the target is met and nothing acknowledged is missing."""
+    phases = [(i, n, label, r) for i, by_n in enumerate(rounds, 1) for n, rs in by_n.items() for label, r in rs.items()]
+    acked = [a for _, _, label, r in phases if label == SERVE for a in r["acked"]]
     missing = set(acked) - stored
-    body_bytes = rounds[0][SERVE]["body_bytes"]
+    connections = ", ".join(map(str, args.concurrency))
     print(
-        f"webhook ingest: {body_bytes} B signed candidateHire bodies, {args.concurrency} connections"
-        f" of a {args.client} client, loopback,"
-        f" {os.cpu_count()} CPUs, load average {load_avg:.2f} at start"
+        f"webhook ingest: {phases[0][3]['body_bytes']} B signed candidateHire bodies, {connections} connections"
+        f" of a {args.client} client, loopback, {os.cpu_count()} CPUs, load average {load_avg:.2f} at start"
     )
     print("CPU µs per request: of the server, of Postgres, and of the load generator")
     header = f"{'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
     header += f" {'server µs':>10} {'Postgres µs':>12} {'client µs':>10}"
-    print(f"{'round':<6} {'server':<22} {header}")
-    for i, results in enumerate(rounds, 1):
-        for label, r in results.items():
-            figures = (
-                f"{r['requests']:>9} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
-                f" {r['cpu_us']:>10.0f} {r['postgres_us']:>12.0f} {r['client_us']:>10.0f}"
-            )
-            print(f"{i:<6} {label:<22} {figures}")
-    ratio = median([r[SERVE]["rps"] / r[BARE]["rps"] for r in rounds])
-    p50 = median([r[SERVE]["p50_ms"] for r in rounds])
-    p99 = median([r[SERVE]["p99_ms"] for r in rounds])
-    print(f"median of rounds: serve/bare {ratio:.2f} (target >= 0.40), serve p50 {p50:.1f} ms, p99 {p99:.1f} ms (< 25)")
-    if args.naive:
-        naive = median([r[NAIVE]["rps"] / r[BARE]["rps"] for r in rounds])
-        naive_p99 = median([r[NAIVE]["p99_ms"] for r in rounds])
-        print(f"median of rounds: naive/bare {naive:.2f} (p99 {naive_p99:.1f} ms), serve/naive {ratio / naive:.2f}")
-    statuses = [r["statuses"] for results in rounds for r in results.values()]
-    print(f"statuses: {statuses}")
+    print(f"{'round':<6} {'conns':>5} {'server':<22} {header}")
+    for i, n, label, r in phases:
+        figures = (
+            f"{r['requests']:>9} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
+            f" {r['cpu_us']:>10.0f} {r['postgres_us']:>12.0f} {r['client_us']:>10.0f}"
+        )
+        print(f"{i:<6} {n:>5} {label:<22} {figures}")
+    others = [NAIVE] if args.naive else []
+    for n in args.concurrency:
+        serve_ratio = median([r[n][SERVE]["rps"] / r[n][BARE]["rps"] for r in rounds])
+        line = f"median of rounds at {n} connections: serve/bare {serve_ratio:.2f}"
+        line += f", serve p50 {median([r[n][SERVE]['p50_ms'] for r in rounds]):.1f} ms"
+        line += f", p99 {median([r[n][SERVE]['p99_ms'] for r in rounds]):.1f} ms"
+        for other in others:
+            line += f"; naive/bare {median([r[n][other]['rps'] / r[n][BARE]['rps'] for r in rounds]):.2f}"
+            line += f" (p99 {median([r[n][other]['p99_ms'] for r in rounds]):.1f} ms)"
+        print(line)
+    # Throughput with p99 under the limit: each server's best connection count in each round, as a server's
+    # capacity is measured; a closed loop of too few connections measures a server's latency instead.
+    best = [{label: at_capacity(by_n, label) for label in (BARE, *others, SERVE)} for by_n in rounds]
+    ratios = [b[SERVE]["rps"] / b[BARE]["rps"] if b[SERVE] and b[BARE] else 0.0 for b in best]
+    ratio = median(ratios)
+    print(
+        f"at capacity (each server's most requests/s with p99 < {P99_LIMIT_MS:.0f} ms, per round): serve/bare "
+        + ", ".join(f"{x:.2f}" for x in ratios)
+        + f"; median {ratio:.2f} (target >= {TARGET:.2f})"
+    )
+    for other in others:
+        naive = median([b[other]["rps"] / b[BARE]["rps"] if b[other] and b[BARE] else 0.0 for b in best])
+        print(f"at capacity: naive/bare median {naive:.2f}; serve/naive {ratio / naive if naive else float('inf'):.2f}")
+    statuses: dict[str, int] = {}
+    for *_, r in phases:
+        for status, count in r["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    print(f"statuses (all phases): {dict(sorted(statuses.items()))}")
     batches = metrics["ashby_webhook_inbox_batch_size_count"]
     mean_batch = metrics["ashby_webhook_inbox_batch_size_sum"] / batches
     print(
@@ -422,16 +467,31 @@ async def main(args: argparse.Namespace) -> int:
         f"inside serve (all rounds): request start to 200 mean {ingest_ms:.2f} ms;"
         f" inbox INSERT+commit mean {commit_ms:.2f} ms"
     )
-    ok = ratio >= 0.4 and p99 < 25 and not missing
+    ok = ratio >= TARGET and not missing
     print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    return ok
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of connection counts: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("connection counts are at least 1")
+    return counts
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=6000, help="measured requests per server and round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of bare, then naive (with --naive), then serve")
-    parser.add_argument("--concurrency", type=int, default=16, help="connections of the load generator")
+    parser.add_argument(
+        "--concurrency",
+        type=_counts,
+        default=[16, 32, 64],
+        help="connections of the load generator: one count, or several (comma-separated) measured in turn",
+    )
     parser.add_argument("--seconds", type=float, default=15, help="time limit of each measured phase")
     parser.add_argument(
         "--client",
@@ -456,7 +516,9 @@ if __name__ == "__main__":
         serve_naive(args.naive_server, args.database)
     elif args.generate:
         raw = Path(args.template).read_bytes()
-        result = asyncio.run(generate(args.generate, raw, args.requests, args.concurrency, args.seconds, args.client))
+        result = asyncio.run(
+            generate(args.generate, raw, args.requests, args.concurrency[0], args.seconds, args.client)
+        )
         sys.stdout.write(json.dumps(result))
     else:
         sys.exit(asyncio.run(main(args)))
