@@ -24,7 +24,7 @@ def serve_command(
     """Receive Ashby webhooks at POST /webhooks/ashby/<account id>; also GET /healthz, /readyz and /metrics.
 
     Needs DATABASE_URL, REDIS_URL and ASHBY_SYNC_SECRET_KEY. Tuning: WEBHOOK_MAX_BODY_BYTES (1 MiB),
-    WEBHOOK_SECRET_CACHE_SECONDS (5), WEBHOOK_BATCH_MAX (256), WEBHOOK_BATCH_WAIT_MS (1).
+    WEBHOOK_SECRET_CACHE_SECONDS (5), WEBHOOK_BATCH_MAX (256), WEBHOOK_BATCH_WAIT_MS (0).
     """
     settings = load_settings(long_running=True)
     try:

@@ -30,7 +30,7 @@ class Settings(BaseModel):
     webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     webhook_secret_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     webhook_batch_max: int = Field(default=256, ge=1, le=5000)
-    webhook_batch_wait_ms: float = Field(default=1.0, ge=0, le=100)
+    webhook_batch_wait_ms: float = Field(default=0.0, ge=0, le=100)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Self:

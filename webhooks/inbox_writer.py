@@ -1,9 +1,13 @@
 """Group commit for the webhook inbox: concurrent deliveries share one INSERT, one commit and one Redis round trip.
 
-A delivery waits at most `max_wait_s` (or until `max_batch` deliveries wait) before its batch is written; at most
-`max_flushes` batches are written at once. Once a batch is committed, the drain jobs of the accounts of its new
-pending events are queued together (while the next batch commits). Each delivery gets its own outcome: new or
-duplicate (and whether a queued job will apply it), or an error.
+At most `max_flushes` batches are written at once. A batch goes as soon as a slot is free, so deliveries batch up
+while the batches before them commit (group commit), and one that arrives alone is written at once. With
+`max_wait_s`, a batch also waits that long for more (or until `max_batch` deliveries wait) before taking a free
+slot: fewer, larger statements for spread arrivals, for a longer wait.
+
+Once a batch is committed, the drain jobs of the accounts of its new pending events are queued together (while the
+next batch commits). Each delivery gets its own outcome: new or duplicate (and whether a queued job will apply it),
+or an error.
 """
 
 import asyncio
@@ -66,7 +70,7 @@ class InboxWriter:
         dispatcher: JobDispatcher | None = None,
         *,
         max_batch: int = 256,
-        max_wait_s: float = 0.001,
+        max_wait_s: float = 0.0,
         max_flushes: int = 2,
         timeout_s: float = 5.0,
     ) -> None:
@@ -126,7 +130,7 @@ class InboxWriter:
     async def _run(self) -> None:
         while True:
             await self._ready.wait()
-            if len(self._waiting) < self._max_batch:
+            if self._max_wait_s > 0 and len(self._waiting) < self._max_batch:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout_at(self._oldest_at + self._max_wait_s):
                         await self._full.wait()
