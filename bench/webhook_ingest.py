@@ -351,11 +351,10 @@ async def main(args: argparse.Namespace) -> int:
                     "ASHBY_SYNC_SECRET_KEY": SECRET_KEY,
                     "LOG_FORMAT": "json",
                 }
-                commands = {BARE: lambda port: [sys.executable, __file__, "--bare-server", str(port)]}
+                here = [sys.executable, __file__]
+                commands = {BARE: lambda port: [*here, "--bare-server", str(port)]}
                 if args.naive:
-                    commands[NAIVE] = lambda port: [
-                        *(sys.executable, __file__, "--naive-server", str(port), "--database", bench.url)
-                    ]
+                    commands[NAIVE] = lambda port: [*here, "--naive-server", str(port), "--database", bench.url]
                 commands[SERVE] = receiver_command
                 for label, command in commands.items():
                     port = free_port()
