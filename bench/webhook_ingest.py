@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,7 +62,8 @@ def template() -> bytes:
 
 
 # --- the servers ----------------------------------------------------------------------------------------------
-def serve_bare(port: int) -> None:
+def _run_server(port: int, receive: Any, cleanup: Any = None) -> None:
+    """An aiohttp app answering POST to the webhook route with `receive` and GET /healthz with 200."""
     from aiohttp import web
 
     async def ok(request: web.Request) -> web.Response:
@@ -70,9 +71,21 @@ def serve_bare(port: int) -> None:
         return web.Response(text="ok")
 
     app = web.Application()
-    app.router.add_post("/webhooks/ashby/{account_id}", ok)
+    if cleanup is not None:
+        app.cleanup_ctx.append(cleanup)
+    app.router.add_post("/webhooks/ashby/{account_id}", receive)
     app.router.add_get("/healthz", ok)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def serve_bare(port: int) -> None:
+    from aiohttp import web
+
+    async def receive(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(text="ok")
+
+    _run_server(port, receive)
 
 
 def serve_naive(port: int, database_url: str) -> None:
@@ -100,19 +113,12 @@ def serve_naive(port: int, database_url: str) -> None:
         )
         return web.Response(text="ok")
 
-    async def ok(request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
     async def pool(app: web.Application) -> AsyncIterator[None]:
         async with asyncpg.create_pool(database_url, min_size=10, max_size=10) as p:
             app[pool_key] = p
             yield
 
-    app = web.Application()
-    app.cleanup_ctx.append(pool)
-    app.router.add_post("/webhooks/ashby/{account_id}", receive)
-    app.router.add_get("/healthz", ok)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    _run_server(port, receive, pool)
 
 
 def receiver_command(port: int) -> list[str]:
@@ -324,6 +330,15 @@ P99_LIMIT_MS = 25.0
 TARGET = 0.4
 
 
+def _to_bare(results: Sequence[Mapping[str, dict | None]], server: str) -> list[float]:
+    """`server`'s requests/s over the bare handler's, for each of `results` (0 where either has no figure)."""
+    ratios = []
+    for r in results:
+        ours, bare = r[server], r[BARE]
+        ratios.append(ours["rps"] / bare["rps"] if ours and bare else 0.0)
+    return ratios
+
+
 def at_capacity(results: dict[int, dict[str, dict]], server: str) -> dict | None:
     """`server`'s phase with the most requests/s among the connection counts of a round whose p99 is under the
     limit: its throughput, as the target means it. None if no count kept the p99 under the limit."""
@@ -422,28 +437,27 @@ def report(
             f" {r['cpu_us']:>10.0f} {r['postgres_us']:>12.0f} {r['client_us']:>10.0f}"
         )
         print(f"{i:<6} {n:>5} {label:<22} {figures}")
-    others = [NAIVE] if args.naive else []
     for n in args.concurrency:
-        serve_ratio = median([r[n][SERVE]["rps"] / r[n][BARE]["rps"] for r in rounds])
-        line = f"median of rounds at {n} connections: serve/bare {serve_ratio:.2f}"
-        line += f", serve p50 {median([r[n][SERVE]['p50_ms'] for r in rounds]):.1f} ms"
-        line += f", p99 {median([r[n][SERVE]['p99_ms'] for r in rounds]):.1f} ms"
-        for other in others:
-            line += f"; naive/bare {median([r[n][other]['rps'] / r[n][BARE]['rps'] for r in rounds]):.2f}"
-            line += f" (p99 {median([r[n][other]['p99_ms'] for r in rounds]):.1f} ms)"
+        at_n = [r[n] for r in rounds]
+        line = f"median of rounds at {n} connections: serve/bare {median(_to_bare(at_n, SERVE)):.2f}"
+        line += f", serve p50 {median([r[SERVE]['p50_ms'] for r in at_n]):.1f} ms"
+        line += f", p99 {median([r[SERVE]['p99_ms'] for r in at_n]):.1f} ms"
+        if args.naive:
+            line += f"; naive/bare {median(_to_bare(at_n, NAIVE)):.2f}"
+            line += f" (p99 {median([r[NAIVE]['p99_ms'] for r in at_n]):.1f} ms)"
         print(line)
     # Throughput with p99 under the limit: each server's best connection count in each round, as a server's
     # capacity is measured; a closed loop of too few connections measures a server's latency instead.
-    best = [{label: at_capacity(by_n, label) for label in (BARE, *others, SERVE)} for by_n in rounds]
-    ratios = [b[SERVE]["rps"] / b[BARE]["rps"] if b[SERVE] and b[BARE] else 0.0 for b in best]
+    best = [{label: at_capacity(by_n, label) for label in by_n[args.concurrency[0]]} for by_n in rounds]
+    ratios = _to_bare(best, SERVE)
     ratio = median(ratios)
     print(
         f"at capacity (each server's most requests/s with p99 < {P99_LIMIT_MS:.0f} ms, per round): serve/bare "
         + ", ".join(f"{x:.2f}" for x in ratios)
         + f"; median {ratio:.2f} (target >= {TARGET:.2f})"
     )
-    for other in others:
-        naive = median([b[other]["rps"] / b[BARE]["rps"] if b[other] and b[BARE] else 0.0 for b in best])
+    if args.naive:
+        naive = median(_to_bare(best, NAIVE))
         print(f"at capacity: naive/bare median {naive:.2f}; serve/naive {ratio / naive if naive else float('inf'):.2f}")
     statuses: dict[str, int] = {}
     for *_, r in phases:
