@@ -26,8 +26,8 @@ def _is(j: str, *types: str) -> str:
 
 
 def _usable(j: str) -> str:
-    """A JSON string that fits a text column (jsonb cannot hold NUL, so only the length is checked)."""
-    return f"(jsonb_typeof({j}) = 'string' and length({_text(j)}) <= {MAX_TEXT})"
+    """A JSON string that fits a text column (jsonb cannot hold NUL, so only its size in bytes is checked)."""
+    return f"(jsonb_typeof({j}) = 'string' and octet_length({_text(j)}) <= {MAX_TEXT})"
 
 
 def _valid_day(t: str) -> str:

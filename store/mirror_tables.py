@@ -14,7 +14,12 @@ from typing import Any, NamedTuple
 Obj = Mapping[str, Any]  # an Ashby object straight from JSON
 Extract = Callable[[Obj], Any]
 
-MAX_TEXT = 2000  # longer values stay in raw only: btree and tsvector entries have size limits
+MAX_TEXT = 1000
+"""The most UTF-8 bytes a typed text value may have; a longer one stays in raw only (reported as a bad field).
+
+Counted in bytes, not characters, because that is what Postgres limits: a btree entry may hold at most 2,704 bytes,
+and `applications_job_stage` indexes two texts together (1,900 CJK characters are 5,700 bytes, and used to fail
+the whole page, page after page). Search text parts are cut to as many characters."""
 
 
 DATE_PATTERN = r"(?!0000)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
@@ -70,8 +75,11 @@ def _dig(obj: Obj, path: tuple[str, ...]) -> Any:
 
 
 def usable_text(v: str) -> bool:
-    """Fits a text column and its indexes: not oversized, and no NUL (Postgres text cannot hold one)."""
-    return len(v) <= MAX_TEXT and "\x00" not in v
+    """Fits a text column and its indexes: at most MAX_TEXT bytes, and no NUL (Postgres text cannot hold one)."""
+    n = len(v)  # a character is at most 4 bytes, so only a text of MAX_TEXT / 4 to MAX_TEXT characters is encoded
+    if n > MAX_TEXT or (n > MAX_TEXT // 4 and len(v.encode("utf-8", "surrogatepass")) > MAX_TEXT):
+        return False
+    return "\x00" not in v
 
 
 def text(*path: str) -> Field:

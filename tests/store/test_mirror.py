@@ -153,6 +153,31 @@ async def test_a_page_written_from_its_response_body_equals_one_written_from_its
     )
 
 
+async def test_long_multibyte_texts_are_measured_in_bytes_and_never_fail_a_page(db, account_id) -> None:
+    # 1,900 CJK characters are 5,700 bytes: over a btree entry's 2,704 (varied, so compression cannot save it),
+    # which once failed the page every time. Two ids of 1,000 bytes each still fit `applications_job_stage`.
+    cjk = "".join(chr(0x4E00 + i * 7919 % 20000) for i in range(1900))
+    app = {
+        "id": "a1",
+        "updatedAt": "2025-01-01T00:00:00.000Z",
+        "status": cjk,
+        "job": {"id": "é" * 500},
+        "currentInterviewStage": {"id": "ü" * 500, "title": "ß" * 501},
+    }
+    body = orjson.dumps({"success": True, "results": [app], "moreDataAvailable": False})
+    other = await new_account(db, "other")
+    async with db.acquire() as conn:
+        for account, page_body in ((account_id, None), (other, body)):
+            result = await mirror.upsert_page(conn, "applications", account, [app], page_body=page_body)
+            assert result.written == 1
+            assert {r.field for r in result.rejected} == {"status", "currentInterviewStage.title"}
+        rows = await conn.fetch("select status, job_id, stage_id, stage_title, raw from applications order by 1, 2")
+    assert [(r["status"], r["job_id"], r["stage_id"], r["stage_title"]) for r in rows] == [
+        (None, "é" * 500, "ü" * 500, None)
+    ] * 2
+    assert all(r["raw"]["status"] == cjk for r in rows)
+
+
 async def test_a_response_body_with_unicode_escapes_is_written_from_its_objects(db, account_id) -> None:
     # Postgres refuses \u0000 in jsonb: such a page goes the objects' way, NUL replaced and reported.
     objects = [candidate("c1", "2025-01-01T00:00:00Z", name="Nul\x00Name")]
@@ -348,7 +373,8 @@ _TIMESTAMPS = [
     "2024-01-08T05:25:43.656Z" + " " * 60,
 ]
 _SCALARS: list[object] = [None, True, False, 0, -7, 2**31 - 1, 2**31, 12345678901234567, 1.5, -0.25, 1.5e300, 0.1]
-_SCALARS += ["", "x", "Zoë 日本", 'say "hi"', "back\\slash", "x" * 2000, "x" * 2001, [], ["a"], {}, {"value": "v"}]
+_SCALARS += ["", "x", "Zoë 日本", 'say "hi"', "back\\slash", "x" * 1000, "x" * 1001, [], ["a"], {}, {"value": "v"}]
+_SCALARS += ["é" * 500, "é" * 500 + "x", "日" * 250, "日" * 333 + "é", "日" * 334]  # MAX_TEXT is in bytes
 
 
 def _shape(rng: random.Random) -> object:
