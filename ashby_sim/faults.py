@@ -28,6 +28,7 @@ class Faults:
     sync_token_ttl: float | None = None  # seconds since issue; None: tokens never expire on their own
     cursor_ttl: float | None = None
     omit_sync_token: bool = False  # the last page of a pass comes without its syncToken (a broken server)
+    omit_next_cursor: bool = False  # a page with more data after it comes without its nextCursor (a broken server)
     webhook_drop: float = 0
     webhook_duplicate: float = 0
     webhook_reorder: bool = False

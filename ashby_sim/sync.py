@@ -91,11 +91,11 @@ class Lister:
             results.append(rec)
             pos = position + 1 if mode == "full" else position
         out: dict[str, Any] = {"success": True, "results": results, "moreDataAvailable": more}
-        if more:
+        if more and not self.faults.omit_next_cursor:
             out["nextCursor"] = encode(
                 {"e": endpoint, "m": mode, "u": upto, "p": pos, "t": now, "g": self.clock.cursor_generation}
             )
-        elif not self.faults.omit_sync_token:
+        elif not more and not self.faults.omit_sync_token:
             out["syncToken"] = encode({"e": endpoint, "v": upto, "t": now, "g": self.clock.token_generation, "k": kind})
         return out
 

@@ -285,11 +285,12 @@ async def _fetch(
         while True:
             fetch = partial(ctx.client.list_body_page, resource, cursor=cursor, sync_token=token)
             page = await ctx.retry(fetch)
+            if page.more_data_available and (page.next_cursor is None or page.next_cursor == cursor):
+                # checked before the page is queued: the writer must never checkpoint a page without its next cursor
+                raise SyncProtocolError("moreDataAvailable without a new nextCursor", endpoint=resource.endpoint)
             await queue.put(page)
             if not page.more_data_available:
                 return
-            if page.next_cursor is None or page.next_cursor == cursor:
-                raise SyncProtocolError("moreDataAvailable without a new nextCursor", endpoint=resource.endpoint)
             cursor = page.next_cursor
     except asyncio.CancelledError:
         raise

@@ -200,6 +200,16 @@ async def test_the_omit_sync_token_switch_ends_a_pass_without_a_token(api: Api):
     assert "syncToken" not in reply.body
 
 
+async def test_the_omit_next_cursor_switch_sends_more_data_without_a_cursor(api: Api):
+    api.state.faults.omit_next_cursor = True
+
+    reply = await api.call("candidate.list", {"limit": 2})
+
+    assert reply.body["moreDataAvailable"] is True
+    assert "nextCursor" not in reply.body
+    assert "syncToken" not in reply.body
+
+
 def test_setting_a_switch_that_does_not_exist_fails():
     state = SimState()
 

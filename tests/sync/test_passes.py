@@ -338,6 +338,30 @@ async def test_a_pass_that_ends_without_a_sync_token_is_an_error_not_a_checkpoin
     assert state.last_success_at is None
 
 
+@pytest.mark.sandbox(candidates=200)
+async def test_a_page_promising_more_data_without_a_cursor_is_an_error_and_never_checkpointed(
+    db, fake_ashby, sync_ctx, account_id
+) -> None:
+    await sync_resource(sync_ctx, CANDIDATES)  # a stored syncToken, which the failed pass must keep
+    async with db.acquire() as conn:
+        token = (await sync_state.get_state(conn, account_id, "candidates")).sync_token
+    for cid in fake_ashby.ids("candidates")[:150]:  # two pages of changes
+        fake_ashby.update_candidate(cid, company="Renamed Ltd")
+    fake_ashby.faults.omit_next_cursor = True
+    try:
+        with pytest.raises(SyncProtocolError, match="nextCursor"):
+            await sync_resource(sync_ctx, CANDIDATES)
+    finally:
+        fake_ashby.faults.omit_next_cursor = False
+    async with db.acquire() as conn:
+        state = await sync_state.get_state(conn, account_id, "candidates")
+        renamed = await conn.fetchval("select count(*) from candidates where company = 'Renamed Ltd'")
+    assert (state.sync_token, state.cursor) == (token, None)
+    assert renamed == 0  # the page without its cursor was not written either
+    assert state.last_error is not None
+    assert "nextCursor" in state.last_error
+
+
 async def test_a_non_retryable_error_fails_the_pass_and_is_recorded(db, fake_ashby, sync_ctx, account_id) -> None:
     fake_ashby.fail_next("candidate.list", status=403)
     with pytest.raises(AshbyForbidden):
