@@ -314,11 +314,12 @@ TABLES: dict[str, MirrorTable] = {
                 _c("offer_status", _T, text("offerStatus")),
                 _c("approval_status", _T, text("latestVersion", "approvalStatus")),
                 _c("decided_at", _TS, timestamp("decidedAt")),
-                _c("start_date", _TS, timestamp("latestVersion", "startDate")),
-                _c("salary_value", "numeric", number("latestVersion", "salary", "value")),
-                _c("salary_currency", _T, text("latestVersion", "salary", "currencyCode")),
+                _c("start_date", _TS, timestamp("latestVersion", "startDate"), pii=True),
+                _c("salary_value", "numeric", number("latestVersion", "salary", "value"), pii=True),
+                _c("salary_currency", _T, text("latestVersion", "salary", "currencyCode"), pii=True),
                 _c("created_at", _TS, timestamp("latestVersion", "createdAt")),
             ),
+            pii_in_raw=True,  # a candidate's pay and start date; the authors' names and emails
         ),
         MirrorTable(
             "interview_schedules",

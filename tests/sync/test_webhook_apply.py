@@ -113,6 +113,12 @@ async def test_offer_actions_create_update_and_delete_offers(
     await assert_mirror_matches(db, account_id, fake_ashby, "offers")
     row = await raw(db, "offers", account_id, offers[2])
     assert row["deleted_at"] is not None
+    assert row["raw"] == {"id": offers[2]}  # offerDelete removes the candidate's pay, start date and the authors
+    async with db.acquire() as conn:
+        typed = await conn.fetchrow(
+            "select salary_value, salary_currency, start_date from offers where id = $1", offers[2]
+        )
+    assert dict(typed) == {"salary_value": None, "salary_currency": None, "start_date": None}
 
 
 async def test_job_actions_and_a_plan_transition_update_jobs(
