@@ -435,6 +435,10 @@ create table if not exists interview_stages (
   primary key (account_id, id)
 );
 
+-- The run that owns a pass in progress: each run that begins or resumes the pass claims it, and only the holder of
+-- the claim can checkpoint (a run whose lock connection dropped stops at its next page instead).
+alter table sync_state add column if not exists pass_claim uuid;
+
 -- Candidate search: full text over names, contacts, employer, school and tags; trigrams for fuzzy lookups.
 -- search_text (names, emails, phones, employer, position, school, tags) is assembled by the writer.
 alter table candidates add column if not exists search_text text;

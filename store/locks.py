@@ -1,9 +1,12 @@
 """Postgres session advisory locks: one holder at a time across every process, released if the holder dies."""
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+
+import asyncpg
 
 from store.pool import Pool
 
@@ -35,4 +38,6 @@ async def try_advisory_lock(pool: Pool, name: str, *, wait_s: float = 0.0, poll_
             yield got
         finally:
             if got:
-                await conn.execute("select pg_advisory_unlock($1)", key)
+                # a connection that is gone took the lock with it: nothing is left to release
+                with contextlib.suppress(asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+                    await conn.execute("select pg_advisory_unlock($1)", key)

@@ -22,6 +22,7 @@ class SyncState:
     cursor: str | None = None  # set while a pass is in progress: the next page to fetch
     pass_mode: str | None = None  # 'full' | 'incremental' of the pass in progress
     pass_started_at: datetime | None = None
+    pass_claim: uuid.UUID | None = None  # the run that owns the pass now: each run that begins or resumes it claims it
     pass_rows: int = 0
     pass_pages: int = 0
     last_success_at: datetime | None = None
@@ -61,12 +62,14 @@ async def list_states(conn: Conn, account_id: uuid.UUID | None = None) -> list[S
 
 
 async def begin_pass(conn: Conn, account_id: uuid.UUID, resource: str, mode: str) -> SyncState:
-    """Record that a pass starts now (a full one drops the stored token); returns the new state."""
+    """Record that a pass starts now (a full one drops the stored token), claimed by the caller; returns its state."""
     row = await conn.fetchrow(
-        """insert into sync_state as s (account_id, resource, pass_mode, pass_started_at, cursor, pass_rows, pass_pages)
-           values ($1, $2, $3, now(), null, 0, 0)
+        """insert into sync_state as s
+             (account_id, resource, pass_mode, pass_started_at, pass_claim, cursor, pass_rows, pass_pages)
+           values ($1, $2, $3, now(), gen_random_uuid(), null, 0, 0)
            on conflict (account_id, resource) do update set
-             pass_mode = $3, pass_started_at = now(), cursor = null, pass_rows = 0, pass_pages = 0,
+             pass_mode = $3, pass_started_at = now(), pass_claim = gen_random_uuid(), cursor = null, pass_rows = 0,
+             pass_pages = 0,
              sync_token = case when $3 = 'full' then null else s.sync_token end,
              full_requested = case when $3 = 'full' then false else s.full_requested end
            returning *""",
@@ -78,6 +81,26 @@ async def begin_pass(conn: Conn, account_id: uuid.UUID, resource: str, mode: str
     return _state(row)
 
 
+async def claim_pass(conn: Conn, account_id: uuid.UUID, resource: str) -> SyncState:
+    """Take over the pass in progress (to resume it): from now on only the caller's checkpoints commit.
+
+    A run that lost its lock (its connection dropped) while another run resumed its pass then fails its next
+    checkpoint instead of writing beside the new one.
+
+    Raises:
+        PassSupersededError: no pass is in progress any more.
+    """
+    row = await conn.fetchrow(
+        """update sync_state set pass_claim = gen_random_uuid()
+           where account_id = $1 and resource = $2 and pass_mode is not null returning *""",
+        account_id,
+        resource,
+    )
+    if row is None:
+        raise PassSupersededError(f"the pass of {resource} in progress has ended")
+    return _state(row)
+
+
 async def checkpoint(
     conn: Conn,
     account_id: uuid.UUID,
@@ -85,23 +108,23 @@ async def checkpoint(
     *,
     cursor: str,
     rows: int,
-    started_at: datetime,
+    claim: uuid.UUID,
     pages: int = 1,
 ) -> None:
     """Record written pages (`pages` of them, `rows` in all): the cursor of the next one. Call inside their
     transaction.
 
     Raises:
-        PassSupersededError: the pass that began at `started_at` is no longer the resource's pass.
+        PassSupersededError: the run that holds `claim` no longer owns the resource's pass.
     """
     status = await conn.execute(
         """update sync_state set cursor = $3, pass_rows = pass_rows + $4, pass_pages = pass_pages + $6
-           where account_id = $1 and resource = $2 and pass_started_at = $5 and pass_mode is not null""",
+           where account_id = $1 and resource = $2 and pass_claim = $5 and pass_mode is not null""",
         account_id,
         resource,
         cursor,
         rows,
-        started_at,
+        claim,
         pages,
     )
     if status.split()[-1] == "0":
@@ -115,28 +138,29 @@ async def complete_pass(
     *,
     sync_token: str | None,
     rows: int,
-    started_at: datetime,
+    claim: uuid.UUID,
     pages: int = 1,
 ) -> SyncState:
     """Record the last pages (`pages`, `rows` in all): store the new token and the outcome. Call inside their
     transaction.
 
     Raises:
-        PassSupersededError: the pass that began at `started_at` is no longer the resource's pass.
+        PassSupersededError: the run that holds `claim` no longer owns the resource's pass.
     """
     row = await conn.fetchrow(
         """update sync_state set
              sync_token = $3, cursor = null,
              last_success_at = now(), last_mode = pass_mode, last_rows = pass_rows + $4, last_pages = pass_pages + $6,
              last_duration_ms = (extract(epoch from now() - pass_started_at) * 1000)::bigint,
-             pass_mode = null, pass_rows = 0, pass_pages = 0, last_error = null, last_error_at = null
-           where account_id = $1 and resource = $2 and pass_started_at = $5 and pass_mode is not null
+             pass_mode = null, pass_claim = null, pass_rows = 0, pass_pages = 0, last_error = null,
+             last_error_at = null
+           where account_id = $1 and resource = $2 and pass_claim = $5 and pass_mode is not null
            returning *""",
         account_id,
         resource,
         sync_token,
         rows,
-        started_at,
+        claim,
         pages,
     )
     if row is None:

@@ -110,6 +110,7 @@ async def _run(
         state = await sync_state.get_state(conn, ctx.account_id, resource.name)
         resume = not full and not restarted and state.in_progress and state.cursor is not None
         if resume and resource.mode is SyncMode.INCREMENTAL:
+            state = await sync_state.claim_pass(conn, ctx.account_id, resource.name)  # its latest checkpoint
             mode = state.pass_mode or "full"
         else:
             incremental = (
@@ -121,6 +122,7 @@ async def _run(
             mode = "incremental" if incremental else "full"
             state = await sync_state.begin_pass(conn, ctx.account_id, resource.name, mode)
     assert state.pass_started_at is not None
+    assert state.pass_claim is not None
     token = state.sync_token if mode == "incremental" else None
     cursor = state.cursor if resume else None
     log.info("sync_pass_started", resource=resource.name, mode=mode, resumed=resume)
@@ -130,7 +132,7 @@ async def _run(
     # has always applied its deletes.
     full_pass = mode == "full"
     if resource.parent is not None:
-        await _run_per_parent(ctx, resource, tally, progress, full=full_pass, started_at=state.pass_started_at)
+        await _run_per_parent(ctx, resource, tally, progress, full=full_pass, prior=state)
     else:
         await _pipeline(ctx, resource, tally, progress, cursor=cursor, token=token, prior=state, full=full_pass)
     result = PassResult(
@@ -207,6 +209,7 @@ async def _pipeline(
     fetching = asyncio.create_task(_fetch(ctx, resource, queue, cursor=cursor, token=token))
     tally.rows, tally.pages = prior.pass_rows, prior.pass_pages
     assert prior.pass_started_at is not None
+    assert prior.pass_claim is not None
     last_token: str | None = None
     writes: list[_PageWrite] = []
     held: BodyPage | BaseException | None = None  # taken from the queue but not merged: next in line
@@ -240,6 +243,7 @@ async def _pipeline(
                 after=after,
                 full=full,
                 started_at=prior.pass_started_at,
+                claim=prior.pass_claim,
             )
             writes.append(_PageWrite(asyncio.create_task(write), ids))
             if last:
@@ -310,11 +314,13 @@ async def _write_page(
     after: "asyncio.Task[None] | None" = None,
     full: bool = False,
     started_at: datetime,
+    claim: uuid.UUID,
 ) -> None:
     """Write consecutive `pages` and their checkpoint in one transaction, committed after `after` (the write before).
 
-    `started_at` is when the pass began: its checkpoint commits only while no other pass has begun since (a lost
-    lock), and the last page of a `full` pass also marks deleted the rows not seen since then.
+    `started_at` is when the pass began: the last page of a `full` pass marks deleted the rows not seen since then.
+    `claim` is this run's claim on the pass: its checkpoint commits only while no other run has claimed it since (a
+    lost lock).
     """
     started = time.monotonic()
     async with ctx.pool.acquire() as conn:
@@ -329,6 +335,7 @@ async def _write_page(
             after=after,
             full=full,
             started_at=started_at,
+            claim=claim,
         )
         try:
             result, deleted = await write()
@@ -374,6 +381,7 @@ async def _write_page_once(
     after: "asyncio.Task[None] | None",
     full: bool,
     started_at: datetime,
+    claim: uuid.UUID,
 ) -> tuple[mirror.UpsertResult, int]:
     """One try at `_write_page`'s transaction: the upsert's outcome and the rows marked deleted."""
     deleted = 0
@@ -410,14 +418,14 @@ async def _write_page_once(
                 resource.name,
                 sync_token=sync_token,
                 rows=rows,
-                started_at=started_at,
+                claim=claim,
                 pages=len(pages),
             )
         else:
             cursor = pages[-1].next_cursor
             assert cursor is not None
             await sync_state.checkpoint(
-                conn, ctx.account_id, resource.name, cursor=cursor, rows=rows, started_at=started_at, pages=len(pages)
+                conn, ctx.account_id, resource.name, cursor=cursor, rows=rows, claim=claim, pages=len(pages)
             )
     return result, deleted
 
@@ -441,11 +449,13 @@ async def _run_per_parent(
     progress: Progress | None,
     *,
     full: bool,
-    started_at: datetime,
+    prior: sync_state.SyncState,
 ) -> None:
     """A snapshot listed per parent (interview stages per plan): one call per live parent row."""
     assert resource.parent is not None
     assert resource.parent_param is not None
+    assert prior.pass_started_at is not None
+    assert prior.pass_claim is not None
     async with ctx.pool.acquire() as conn:
         parents = await mirror.list_ids(conn, resource.parent, ctx.account_id)
     for parent_id in parents:
@@ -458,7 +468,13 @@ async def _run_per_parent(
             progress(resource.name, tally.rows, tally.pages)
     async with ctx.pool.acquire() as conn, conn.transaction():
         if full:
-            tally.deleted += await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, started_at)
+            tally.deleted += await mirror.soft_delete_unseen(conn, resource.name, ctx.account_id, prior.pass_started_at)
         await sync_state.complete_pass(
-            conn, ctx.account_id, resource.name, sync_token=None, rows=0, started_at=started_at
+            conn,
+            ctx.account_id,
+            resource.name,
+            sync_token=None,
+            rows=tally.rows,
+            claim=prior.pass_claim,
+            pages=tally.pages,
         )

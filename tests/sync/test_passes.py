@@ -7,6 +7,7 @@ from prometheus_client import REGISTRY
 from ashby_api.errors import AshbyForbidden
 from ashby_api.resources import BY_NAME, RESOURCES, SyncMode
 from store import mirror, sync_state
+from store.locks import lock_key
 from sync.accounts import sync_account
 from sync.passes import SyncProtocolError, sync_resource
 from tests.helpers import assert_mirror_matches, lock_waiters, row_locked
@@ -229,29 +230,47 @@ async def test_pages_queued_while_the_writer_waits_are_written_together_and_exac
     assert (state.last_rows, state.last_pages) == (1200, 12)
 
 
-@pytest.mark.sandbox(candidates=3000)  # 30 pages at 40 ms: over a second left when the second pass begins
-async def test_a_pass_whose_lock_was_lost_stops_once_another_pass_has_begun(
+async def _terminate_lock_holder(db, name: str) -> None:
+    """End the session holding the advisory lock `name` (as a dropped connection would)."""
+    key = lock_key(name) & 0xFFFF_FFFF_FFFF_FFFF
+    async with db.acquire() as conn:
+        pid = await conn.fetchval(
+            """select pid from pg_locks where locktype = 'advisory' and granted
+               and classid::bigint = $1 and objid::bigint = $2 and objsubid = 1""",
+            key >> 32,
+            key & 0xFFFF_FFFF,
+        )
+        assert pid is not None
+        assert await conn.fetchval("select pg_terminate_backend($1)", pid)
+
+
+@pytest.mark.sandbox(candidates=3000)  # 30 pages at 40 ms: over a second left when the second run begins
+async def test_a_pass_whose_lock_was_lost_stops_once_another_run_resumes_it(
     db, fake_ashby, sync_ctx, account_id
 ) -> None:
     fake_ashby.faults.latency_ms = 40
     try:
         first = asyncio.create_task(sync_resource(sync_ctx, CANDIDATES))
         async with asyncio.timeout(10):
-            while True:  # until the first pass has committed a few pages
+            while True:  # until the first run has committed a few pages
                 async with db.acquire() as conn:
                     if (await sync_state.get_state(conn, account_id, "candidates")).pass_pages >= 2:
                         break
                 await asyncio.sleep(0.01)
-        async with db.acquire() as conn:  # as a second worker would, had the first one's lock connection dropped
-            second = await sync_state.begin_pass(conn, account_id, "candidates", "full")
-        result = await first
+        # the first run's lock connection drops; a second worker takes the lock and resumes the pass
+        await _terminate_lock_holder(db, f"sync:{account_id}:candidates")
+        second = await sync_resource(sync_ctx, CANDIDATES)
+        first_result = await first  # neither raises: the lock's dead connection is no error either
     finally:
         fake_ashby.faults.latency_ms = 0
-    assert result.mode == "skipped"
+    assert first_result.mode == "skipped"  # superseded at its next checkpoint
+    assert second.mode == "full"
+    await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
     async with db.acquire() as conn:
         state = await sync_state.get_state(conn, account_id, "candidates")
-    assert state == second  # the first pass wrote nothing more into the second one's state
+    assert state.last_rows == 3000  # every page counted once: the first run wrote nothing after the second claimed
     assert state.last_error is None
+    assert not state.in_progress
 
 
 async def test_two_passes_racing_on_one_resource_run_once(db, fake_ashby, sync_ctx, account_id) -> None:
