@@ -21,6 +21,7 @@ from ashby_api.errors import AshbyProtocolError, SyncRestartRequired
 from ashby_api.models import BodyPage
 from ashby_api.resources import Resource, SyncMode
 from ashby_api.retry import Retrier
+from core.errors import AppError
 from store import merges, mirror, sync_state
 from store.errors import PassSupersededError
 from store.pool import Conn, Pool, commit_without_waiting_for_disk
@@ -60,6 +61,12 @@ class PassResult:
 
 class SyncProtocolError(AshbyProtocolError):
     """Ashby ended a pass in a way that cannot be checkpointed (rows but no syncToken, a cursor that loops)."""
+
+
+class ParentNotMirroredError(AppError):
+    """A resource listed per parent row (interview stages per plan) cannot pass before its parent has, once."""
+
+    retryable = True
 
 
 @dataclass(slots=True)
@@ -107,6 +114,10 @@ async def _run(
 ) -> PassResult:
     started = time.monotonic()
     async with ctx.pool.acquire() as conn:
+        if resource.parent is not None:  # else it would list nothing and record that as a success
+            parent = await sync_state.get_state(conn, ctx.account_id, resource.parent)
+            if parent.last_success_at is None:
+                raise ParentNotMirroredError(f"{resource.name} passes after {resource.parent}, which has not yet")
         state = await sync_state.get_state(conn, ctx.account_id, resource.name)
         resume = not full and not restarted and state.in_progress and state.cursor is not None
         if resume and resource.mode is SyncMode.INCREMENTAL:

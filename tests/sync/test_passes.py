@@ -9,7 +9,7 @@ from ashby_api.resources import BY_NAME, RESOURCES, SyncMode
 from store import mirror, sync_state
 from store.locks import lock_key
 from sync.accounts import sync_account
-from sync.passes import SyncProtocolError, sync_resource
+from sync.passes import ParentNotMirroredError, SyncProtocolError, sync_resource
 from tests.helpers import assert_mirror_matches, lock_waiters, row_locked
 
 CANDIDATES = BY_NAME["candidates"]
@@ -381,6 +381,21 @@ async def test_a_page_promising_more_data_without_a_cursor_is_an_error_and_never
     assert renamed == 0  # the page without its cursor was not written either
     assert state.last_error is not None
     assert "nextCursor" in state.last_error
+
+
+async def test_a_resource_listed_per_parent_waits_for_its_parent_to_be_mirrored(
+    db, fake_ashby, sync_ctx, account_id
+) -> None:
+    stages, plans = BY_NAME["interview_stages"], BY_NAME["interview_plans"]
+    with pytest.raises(ParentNotMirroredError) as raised:  # retryable: the worker tries again later
+        await sync_resource(sync_ctx, stages)
+    assert raised.value.retryable
+    async with db.acquire() as conn:
+        assert (await sync_state.get_state(conn, account_id, "interview_stages")).last_success_at is None
+    await sync_resource(sync_ctx, plans)
+    result = await sync_resource(sync_ctx, stages)
+    assert result.rows > 0
+    await assert_mirror_matches(db, account_id, fake_ashby, "interview_stages")
 
 
 async def test_a_non_retryable_error_fails_the_pass_and_is_recorded(db, fake_ashby, sync_ctx, account_id) -> None:
