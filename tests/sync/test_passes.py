@@ -243,7 +243,7 @@ async def _terminate_lock_holder(db, name: str) -> None:
             key & 0xFFFF_FFFF,
         )
         assert pid is not None
-        assert await conn.fetchval("select pg_terminate_backend($1)", pid)
+        assert await conn.fetchval("select pg_terminate_backend($1, 5000)", pid)  # returns once it has ended
 
 
 @pytest.mark.sandbox(candidates=3000)  # 30 pages at 40 ms: over a second left when the second run begins
