@@ -1,12 +1,13 @@
 """Helpers shared by the store, sync, worker and CLI tests."""
 
 import asyncio
+import dataclasses
 import uuid
 
 import asyncpg
 from pydantic import SecretStr
 
-from ashby_api.retry import Retrier, RetryPolicy
+from ashby_api.retry import DEFAULT_POLICY, Retrier, RetryPolicy
 from core.config import Settings
 from store import accounts, mirror
 from store.pool import Pool
@@ -22,6 +23,8 @@ async def _no_wait(_: float) -> None:
 
 # Retries without sleeping: the sandbox's faults are random per request, so a retry is a fresh draw.
 FAST_RETRY = Retrier(policy=RetryPolicy(max_attempts=25, base=0.001, cap=0.001, max_total=60), sleep=_no_wait)
+# The shipped policy's attempts, without its waits.
+DEFAULT_RETRY_NO_WAIT = Retrier(policy=dataclasses.replace(DEFAULT_POLICY, base=0.001, cap=0.001), sleep=_no_wait)
 
 
 async def assert_mirror_matches(pool: Pool, account_id: uuid.UUID, state, resource: str) -> None:
