@@ -286,6 +286,18 @@ async def test_two_passes_racing_on_one_resource_run_once(db, fake_ashby, sync_c
     await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
 
 
+async def test_a_pass_whose_lock_another_postgres_session_holds_is_skipped(db, sync_ctx, account_id) -> None:
+    # Only Postgres knows of this holder (a session that took the lock by SQL), as of a worker in another process.
+    async with db.acquire() as conn:
+        assert await conn.fetchval("select pg_try_advisory_lock($1)", lock_key(f"sync:{account_id}:candidates"))
+        held = await sync_resource(sync_ctx, CANDIDATES)
+        await conn.execute("select pg_advisory_unlock_all()")
+    after = await sync_resource(sync_ctx, CANDIDATES)
+    assert (held.mode, after.mode) == ("skipped", "full")
+    async with db.acquire() as conn:
+        assert await mirror.count_rows(conn, "candidates", account_id) == after.rows > 0
+
+
 @pytest.mark.sandbox(candidates=300)
 async def test_passes_stay_exact_through_429_storms_and_5xx(db, fake_ashby, sync_ctx, account_id) -> None:
     # The shipped retry policy (without its waits). A call can still fail all its attempts (0.35^5, 0.5 % of calls):
