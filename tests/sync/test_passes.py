@@ -4,6 +4,7 @@ import math
 
 import pytest
 from prometheus_client import REGISTRY
+from structlog.testing import capture_logs
 
 from ashby_api.errors import AshbyForbidden, AshbyRateLimited, AshbyServerError
 from ashby_api.resources import BY_NAME, RESOURCES, SyncMode
@@ -72,10 +73,56 @@ async def test_a_recovery_error_restarts_the_pass_full_and_ends_exact(
     changed = fake_ashby.touch("candidates", 3)
     fake_ashby.delete_candidate(changed[0])
     fake_ashby.fail_next("candidate.list", code=code)
-    result = await sync_resource(sync_ctx, CANDIDATES)
+    restarts = _restarts("candidates", code)
+    with capture_logs() as logs:
+        result = await sync_resource(sync_ctx, CANDIDATES)
     assert result.restarted == code
     assert result.mode == "full"
     assert result.deleted == 1
+    await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
+    said = [e for e in logs if e["event"] == "sync_pass_restarted"]
+    assert [(e["resource"], e["reason"], e["log_level"]) for e in said] == [("candidates", code, "warning")]
+    assert _restarts("candidates", code) == restarts + 1
+
+
+def _restarts(resource: str, reason: str) -> float:
+    labels = {"resource": resource, "reason": reason}
+    return REGISTRY.get_sample_value("ashby_sync_restarts_total", labels) or 0.0
+
+
+@pytest.mark.sandbox(candidates=1500)
+@pytest.mark.parametrize("resumed", [False, True], ids=["running", "resumed"])
+async def test_cursors_expiring_in_the_middle_of_a_pass_restart_it_full_and_it_ends_exact(
+    db, fake_ashby, sync_ctx, account_id, resumed
+) -> None:
+    # Cursors expire once pages are committed: under the running pass, or after a failure stopped it (its checkpoint
+    # holding a cursor), so that the run resuming it meets the expiry on its first request.
+    async def pages_committed() -> None:
+        async with asyncio.timeout(10):
+            while True:
+                async with db.acquire() as conn:
+                    if (await sync_state.get_state(conn, account_id, "candidates")).pass_pages >= 2:
+                        return
+                await asyncio.sleep(0.01)
+
+    fake_ashby.faults.latency_ms = 30
+    try:
+        run = asyncio.create_task(sync_resource(sync_ctx, CANDIDATES))
+        await pages_committed()
+        if resumed:
+            fake_ashby.fail_next("candidate.list", status=403)  # not retried: the run stops, its checkpoint kept
+            with pytest.raises(AshbyForbidden):
+                await run
+            async with db.acquire() as conn:
+                assert (await sync_state.get_state(conn, account_id, "candidates")).cursor is not None
+            fake_ashby.expire_cursors()
+            result = await sync_resource(sync_ctx, CANDIDATES)
+        else:
+            fake_ashby.expire_cursors()
+            result = await run
+    finally:
+        fake_ashby.faults.latency_ms = 0
+    assert (result.mode, result.restarted) == ("full", "next_cursor_expired")
     await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
 
 
