@@ -170,20 +170,34 @@ async def _list_accounts(settings: Settings) -> list[accounts_store.Account]:
         await conn.close()
 
 
+# Flags below get metavar="": without it typer's help shows them as taking a <bool> value, which they do not.
+AccountFilter = Annotated[
+    str | None, typer.Option("--account", metavar="NAME", help="Account name or id (default: every account).")
+]
+
+
 @app.command()
 def sync(
-    account: Annotated[
-        str | None, typer.Option("--account", help="Account name or id (default: every account).")
-    ] = None,
+    account: AccountFilter = None,
     resource: Annotated[
         list[str] | None,
-        typer.Option("--resource", help="Resource to sync, e.g. candidates (repeatable; default: all)."),
+        typer.Option(
+            "--resource",
+            metavar="RESOURCE",
+            help="Resource to sync, e.g. candidates (repeatable; default: all).",
+        ),
     ] = None,
     full: Annotated[
-        bool, typer.Option("--full", help="Re-read everything instead of changes since the last pass.")
+        bool,
+        typer.Option(
+            "--full",
+            metavar="",
+            help="Re-read everything instead of changes since the last pass. A resource whose pass another process"
+            " is running is skipped, and its next pass is made full.",
+        ),
     ] = False,
 ) -> None:
-    """Run sync passes now, with a progress bar per resource; exits non-zero when a pass fails."""
+    """Run sync passes now, with a progress bar per resource; exits 1 when a pass fails."""
     settings = load_settings()
     resources = parse_resources(resource or [])
     if not run(run_sync(settings, account, resources, full)):
@@ -191,20 +205,17 @@ def sync(
 
 
 @app.command()
-def status(
-    account: Annotated[
-        str | None, typer.Option("--account", help="Account name or id (default: every account).")
-    ] = None,
-) -> None:
-    """Per account and resource: the last successful pass, its mode, age and rows, and the last error."""
+def status(account: AccountFilter = None) -> None:
+    """Per account and resource: the last completed pass (age, mode, rows, duration), the rows mirrored now, the pass
+    in progress or left interrupted, and the last error; then each account's webhook inbox backlog."""
     settings = load_settings()
     run(show_status(settings, account))
 
 
 @app.command()
 def worker(
-    burst: Annotated[bool, typer.Option("--burst", help="Run the jobs queued now, then exit.")] = False,
-    check: Annotated[bool, typer.Option("--check", help="Exit 0 if a worker is alive, 1 if not.")] = False,
+    burst: Annotated[bool, typer.Option("--burst", metavar="", help="Run the jobs queued now, then exit.")] = False,
+    check: Annotated[bool, typer.Option("--check", metavar="", help="Exit 0 if a worker is alive, 1 if not.")] = False,
 ) -> None:
     """The arq worker: sync passes and webhook drains, a cron of incremental passes, and sweepers that re-enqueue
     what Postgres says is due (Redis losing its queue loses nothing)."""

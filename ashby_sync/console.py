@@ -48,6 +48,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run `coro` to completion, turning our errors into a one-line message and a non-zero exit."""
     try:
         return asyncio.run(coro)
+    except typer.Exit:  # a deliberate exit (`fail()` inside `coro`): its message is printed already
+        raise
     except ConfigError as exc:
         fail(str(exc), 2)
     except AppError as exc:

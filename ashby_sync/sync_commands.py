@@ -1,22 +1,30 @@
 """`ashby-sync sync` and `ashby-sync status`: passes run inline with progress, and what the mirror holds."""
 
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from ashby_api.client import new_session
-from ashby_api.resources import RESOURCES, Resource, get_resource
+from ashby_api.errors import AshbyTransportError
+from ashby_api.resources import RESOURCES, Resource, SyncMode, get_resource
 from ashby_sync.console import err, fail, out
 from core.config import Settings
-from store import accounts, inbox, sync_state
-from store.pool import create_pool
+from core.errors import AppError
+from store import accounts, inbox, mirror, sync_state
+from store.accounts import Account
+from store.pool import Pool, create_pool
 from store.secrets import SecretBox
+from store.sync_state import SyncState
 from sync.accounts import account_context, sync_account
 from sync.passes import PassResult
+
+NO_ACCOUNTS = "no accounts yet: add one with `ashby-sync accounts add --name N --api-key K`"
 
 
 def parse_resources(names: Sequence[str]) -> list[Resource]:
@@ -27,30 +35,69 @@ def parse_resources(names: Sequence[str]) -> list[Resource]:
         fail(str(exc.args[0]), 2)
 
 
-class _Bars:
-    """One progress line per (account, resource): rows, pages and rows/s."""
+@dataclass(slots=True)
+class ResourceBar:
+    """One resource's progress line. Its rate counts from the resource's first written page, not from the account's
+    start: a resource may wait for a free slot or for its parent before its pass begins."""
 
-    def __init__(self, progress: Progress, account: str) -> None:
+    task: TaskID
+    started: float  # when the first page landed (the clock of `ProgressBars`)
+    first_rows: int  # rows of that first page
+
+    def rate(self, rows: int, now: float) -> float:
+        """Rows a second since the first page; 0 until a later page lands."""
+        elapsed = now - self.started
+        return (rows - self.first_rows) / elapsed if elapsed > 0 and rows > self.first_rows else 0.0
+
+
+class ProgressBars:
+    """One progress line per resource of one account: rows, pages and rows/s."""
+
+    def __init__(self, progress: Progress, clock: Callable[[], float] = time.monotonic) -> None:
         self._progress = progress
-        self._account = account
-        self._tasks: dict[str, tuple[TaskID, float]] = {}
-        self._started = time.monotonic()
+        self._clock = clock
+        self._bars: dict[str, ResourceBar] = {}
 
     def __call__(self, resource: str, rows: int, pages: int) -> None:
-        if resource not in self._tasks:
-            task = self._progress.add_task(resource, total=None, rows=0, pages=0, rate=0.0)
-            self._tasks[resource] = (task, self._started)
-        task, started = self._tasks[resource]
-        rate = rows / max(time.monotonic() - started, 1e-6)
-        self._progress.update(task, rows=rows, pages=pages, rate=rate)
+        now = self._clock()
+        bar = self._bars.get(resource)
+        if bar is None:
+            task = self._progress.add_task(resource, total=None, rows=rows, pages=pages, rate=0.0)
+            bar = self._bars[resource] = ResourceBar(task, now, rows)
+        self._progress.update(bar.task, rows=rows, pages=pages, rate=bar.rate(rows, now))
+
+    def finish(self, results: Sequence[PassResult]) -> None:
+        """Show each completed pass's own rate: its rows over its duration, first page included."""
+        for r in results:
+            bar = self._bars.get(r.resource)
+            if bar is not None and r.seconds > 0:
+                self._progress.update(bar.task, rate=r.rows / r.seconds)
 
 
-def _summary(account: str, results: list[PassResult], failures: list[tuple[str, BaseException]]) -> Table:
-    table = Table(title=account)
+SKIPPED = "skipped: another pass is running"
+FULL_QUEUED = "; a full pass is queued"
+
+
+def _failure(exc: BaseException, base_url: str) -> str:
+    where = f" (Ashby at {base_url})" if isinstance(exc, AshbyTransportError) else ""
+    return f"[red]failed[/]: {escape(f'{type(exc).__name__}: {exc}{where}')}"
+
+
+def _summary(
+    account: Account,
+    results: list[PassResult],
+    failures: list[tuple[str, BaseException]],
+    full_queued: set[str],
+) -> Table:
+    table = Table(title=account.name)
     table.add_column("resource", no_wrap=True)
     for name in ("mode", "rows", "written", "deleted", "bad", "secs", "result"):
         table.add_column(name, justify="left" if name in ("mode", "result") else "right")
     for r in sorted(results, key=lambda r: r.resource):
+        if r.mode == "skipped":
+            note = SKIPPED + (FULL_QUEUED if r.resource in full_queued else "")
+            table.add_row(r.resource, "-", "-", "-", "-", "-", "-", f"[yellow]{note}[/]")
+            continue
         note = f"full after {r.restarted}" if r.restarted else "ok"
         table.add_row(
             r.resource,
@@ -63,8 +110,18 @@ def _summary(account: str, results: list[PassResult], failures: list[tuple[str, 
             note,
         )
     for name, exc in failures:
-        table.add_row(name, "-", "-", "-", "-", "-", "-", f"[red]failed[/]: {type(exc).__name__}: {exc}")
+        table.add_row(name, "-", "-", "-", "-", "-", "-", _failure(exc, account.base_url))
     return table
+
+
+async def _queue_full_passes(pool: Pool, account_id: uuid.UUID, results: Sequence[PassResult]) -> set[str]:
+    """Make the next pass of each resource whose --full pass was skipped a full one (the worker's sweeper runs it)."""
+    skipped = {r.resource for r in results if r.mode == "skipped"}
+    if skipped:
+        async with pool.acquire() as conn:
+            for resource in sorted(skipped):
+                await sync_state.request_full(conn, account_id, resource)
+    return skipped
 
 
 async def run_sync(settings: Settings, account_ref: str | None, resources: list[Resource], full: bool) -> bool:
@@ -79,7 +136,7 @@ async def run_sync(settings: Settings, account_ref: str | None, resources: list[
                 [await accounts.get_account(conn, account_ref)] if account_ref else await accounts.list_accounts(conn)
             )
         if not targets:
-            fail("no accounts yet: add one with `ashby-sync accounts add --name N --api-key K`")
+            raise AppError(NO_ACCOUNTS)
         columns = (
             SpinnerColumn(),
             TextColumn("{task.description:<32}"),
@@ -91,15 +148,14 @@ async def run_sync(settings: Settings, account_ref: str | None, resources: list[
         async with new_session() as session:
             with Progress(*columns, console=err, transient=False) as progress:
                 for account in targets:
+                    bars = ProgressBars(progress)
                     async with account_context(pool, session, box, account.id) as ctx:
                         results, failures = await sync_account(
-                            ctx,
-                            resources,
-                            full=full,
-                            concurrency=account.max_in_flight,
-                            progress=_Bars(progress, account.name),
+                            ctx, resources, full=full, concurrency=account.max_in_flight, progress=bars
                         )
-                    tables.append(_summary(account.name, results, failures))
+                    bars.finish(results)
+                    queued = await _queue_full_passes(pool, account.id, results) if full else set()
+                    tables.append(_summary(account, results, failures, queued))
                     ok = ok and not failures
     finally:
         await pool.close()
@@ -118,8 +174,20 @@ def _age(ts: datetime | None) -> str:
     return f"{seconds}s ago"
 
 
+def _pass_now(s: SyncState, running: bool) -> str:
+    """The pass in progress, or why a checkpoint is left over (a pass failed or its process died)."""
+    if not s.in_progress:
+        return "-"
+    if running:
+        return f"in progress: {s.pass_mode} pass, {s.pass_pages} pages"
+    if s.cursor is not None and get_resource(s.resource).mode is SyncMode.INCREMENTAL:
+        return f"[yellow]interrupted after {s.pass_pages} pages[/] (resumes on the next pass)"
+    return "[yellow]interrupted[/] (starts over on the next pass)"
+
+
 async def show_status(settings: Settings, account_ref: str | None) -> None:
-    """Print, per account and resource, the last pass, its mode, age and rows, the pass in progress, errors."""
+    """Print, per account and resource: the last pass (mode, age, rows, duration), the rows mirrored, the pass in
+    progress and the last error; then the webhook inbox backlog."""
     pool = await create_pool(settings.database_url, max_size=2)
     try:
         async with pool.acquire() as conn:
@@ -129,30 +197,42 @@ async def show_status(settings: Settings, account_ref: str | None) -> None:
             states = {(s.account_id, s.resource): s for s in await sync_state.list_states(conn)}
             backlog = await inbox.backlog(conn)
             failed = await inbox.list_failed(conn, None if account_ref is None else targets[0].id)
+            mirrored = {(a.id, r.name): await mirror.count_rows(conn, r.name, a.id) for a in targets for r in RESOURCES}
+            ids = {a.id for a in targets}
+            running = {
+                key
+                for key, s in states.items()
+                if key[0] in ids and s.in_progress and await sync_state.pass_running(conn, *key)
+            }
     finally:
         await pool.close()
-    failed = [e for e in failed if e.key.account_id in {a.id for a in targets}]
+    failed = [e for e in failed if e.key.account_id in ids]
     if not targets:
-        out.print("no accounts yet: add one with `ashby-sync accounts add --name N --api-key K`")
+        out.print(NO_ACCOUNTS)
         return
-    table = Table("account", "resource", "last pass", "mode", "rows", "took", "in progress", "last error")
+    table = Table("account", Column("resource", no_wrap=True), "last pass", "mode")
+    for name in ("last pass rows", "mirrored", "took"):  # rows the last pass read; live rows the mirror holds now
+        table.add_column(name, justify="right")
+    table.add_column("pass now")
+    table.add_column("last error", overflow="fold")
     for account in targets:
         for resource in RESOURCES:
-            s = states.get((account.id, resource.name))
+            key = (account.id, resource.name)
+            s = states.get(key)
             if s is None:
-                table.add_row(account.name, resource.name, "never", "-", "-", "-", "-", "-")
+                table.add_row(account.name, resource.name, "never", "-", "-", str(mirrored[key]), "-", "-", "-")
                 continue
             took = f"{s.last_duration_ms / 1000:.1f}s" if s.last_duration_ms is not None else "-"
-            running = f"{s.pass_mode} {s.pass_pages} pages" if s.in_progress else "-"
-            error = f"[red]{s.last_error}[/] ({_age(s.last_error_at)})" if s.last_error else "-"
+            error = f"[red]{escape(s.last_error)}[/] ({_age(s.last_error_at)})" if s.last_error else "-"
             table.add_row(
                 account.name,
                 resource.name,
                 _age(s.last_success_at),
                 s.last_mode or "-",
                 str(s.last_rows) if s.last_rows is not None else "-",
+                str(mirrored[key]),
                 took,
-                running,
+                _pass_now(s, key in running),
                 error,
             )
     out.print(table)

@@ -8,8 +8,9 @@ from arq.worker import async_check_health
 
 from ashby_sync.console import fail
 from core.config import Settings
-from core.errors import AppError
+from core.errors import AppError, ConfigError
 from core.queue import QUEUE_NAME
+from store.secrets import SecretBox
 from worker.settings import build_worker, redis_settings
 
 
@@ -20,11 +21,19 @@ def _where(url: str) -> str:
 
 def run_worker(settings: Settings, *, burst: bool) -> None:
     """Run the worker until SIGINT/SIGTERM (or, with `burst`, until the queue is empty)."""
+    try:
+        # What the worker's start-up needs from the environment, checked before it connects to anything: a missing
+        # or malformed key is the same one-line error and exit status as in `sync`.
+        SecretBox(settings.secret_key())
+    except ConfigError as exc:
+        fail(str(exc), 2)
     worker = build_worker(settings, burst=burst)
     try:
         worker.run()
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError) as exc:
         fail(f"cannot connect to Redis at {_where(settings.redis_url)} (REDIS_URL): {exc.__class__.__name__}")
+    except ConfigError as exc:
+        fail(str(exc), 2)
     except AppError as exc:
         fail(str(exc))
 

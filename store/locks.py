@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from store.pool import Pool
+from store.pool import Conn, Pool
 
 
 def lock_key(name: str) -> int:
@@ -41,3 +41,20 @@ async def try_advisory_lock(pool: Pool, name: str, *, wait_s: float = 0.0, poll_
                 # a connection that is gone took the lock with it: nothing is left to release
                 with contextlib.suppress(asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
                     await conn.execute("select pg_advisory_unlock($1)", key)
+
+
+async def lock_held(conn: Conn, name: str) -> bool:
+    """Whether a session holds the lock named `name` in this database; read from `pg_locks`, never taken (taking it
+    even for a moment could make a pass starting then skip)."""
+    key = lock_key(name) & 0xFFFF_FFFF_FFFF_FFFF  # pg_locks shows the 64-bit key as two unsigned 32-bit halves
+    return bool(
+        await conn.fetchval(
+            """select exists (
+                 select 1 from pg_locks
+                 where locktype = 'advisory' and granted and objsubid = 1
+                   and database = (select oid from pg_database where datname = current_database())
+                   and classid::bigint = $1 and objid::bigint = $2)""",
+            key >> 32,
+            key & 0xFFFF_FFFF,
+        )
+    )

@@ -8,7 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from store.errors import PassSupersededError
-from store.locks import try_advisory_lock
+from store.locks import lock_held, try_advisory_lock
 from store.pool import Conn, Pool
 
 
@@ -189,6 +189,15 @@ async def request_full(conn: Conn, account_id: uuid.UUID, resource: str) -> None
     )
 
 
+def _lock_name(account_id: uuid.UUID, resource: str) -> str:
+    return f"sync:{account_id}:{resource}"
+
+
 def pass_lock(pool: Pool, account_id: uuid.UUID, resource: str) -> AbstractAsyncContextManager[bool]:
     """Hold the lock of one (account, resource) for a pass; yields False if another pass holds it."""
-    return try_advisory_lock(pool, f"sync:{account_id}:{resource}")
+    return try_advisory_lock(pool, _lock_name(account_id, resource))
+
+
+async def pass_running(conn: Conn, account_id: uuid.UUID, resource: str) -> bool:
+    """Whether a pass of one (account, resource) runs now, in any process: its lock is held (not taken here)."""
+    return await lock_held(conn, _lock_name(account_id, resource))
