@@ -45,14 +45,16 @@ def build_worker(
     """The worker for `settings`; `burst` runs what is queued and returns; `crons=False` leaves out the crons."""
 
     async def on_startup(ctx: Ctx) -> None:
+        # What can fail without holding anything comes first; what is opened is closed if a later step fails.
+        box = SecretBox(settings.secret_key())
+        queue = ctx["redis"]
         pool = await create_pg_pool(settings.database_url, max_size=settings.worker_max_jobs + 8)
-        ctx["deps"] = Deps(
-            settings=settings,
-            pool=pool,
-            session=new_session(),
-            box=SecretBox(settings.secret_key()),
-            queue=ctx["redis"],
-        )
+        try:
+            session = new_session()
+        except BaseException:
+            await pool.close()
+            raise
+        ctx["deps"] = Deps(settings=settings, pool=pool, session=session, box=box, queue=queue)
 
     async def on_shutdown(ctx: Ctx) -> None:
         if "deps" in ctx:
