@@ -88,6 +88,22 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
+def _values(table: MirrorTable, obj: Obj, oid: str, rejected: list[Rejected]) -> list[Any]:
+    """The object's typed columns, as the upsert takes them; what is wrong or surprising is added to `rejected`."""
+    values: list[Any] = []
+    for col in table.columns:
+        try:
+            v = col.extract(obj)
+        except BadFieldError as exc:
+            rejected.append(Rejected(oid, str(exc)))
+            v = [] if col.pg_type == "text[]" else None
+        else:
+            if (report := col.reports(v)) is not None:
+                rejected.append(Rejected(oid, report))
+        values.append(_array_literal(v) if col.pg_type == "text[]" else v)
+    return values
+
+
 def prepare_page(table: MirrorTable, objects: Iterable[Obj]) -> PreparedPage:
     """Extract the typed columns of every object; bad fields become NULL and are reported, never raised."""
     page = PreparedPage(columns=[[] for _ in table.columns])
@@ -105,14 +121,7 @@ def prepare_page(table: MirrorTable, objects: Iterable[Obj]) -> PreparedPage:
         raw, had_nul = _dump(obj)
         if had_nul:
             page.rejected.append(Rejected(oid, "raw: NUL replaced by U+FFFD"))
-        values: list[Any] = []
-        for col in table.columns:
-            try:
-                v = col.extract(obj)
-            except BadFieldError as exc:
-                page.rejected.append(Rejected(oid, str(exc)))
-                v = [] if col.pg_type == "text[]" else None
-            values.append(_array_literal(v) if col.pg_type == "text[]" else v)
+        values = _values(table, obj, oid, page.rejected)
         at = index.get(oid)
         if at is not None:  # the same id twice in one page: keep the newer, as the upsert would
             prev = page.updated_at[at]
@@ -212,8 +221,13 @@ def typed_upsert_sql(table_name: str, *, revive_deleted: bool = True) -> str:
     sources += [(c.source.name, c.name, c.source) for c in table.columns]
     fields = ", ".join(f"{mirror_sql.field(src, 'e.o')} as f{i}" for i, (_, _, src) in enumerate(sources))
     values = ", ".join(f"{mirror_sql.value(src, f'f.f{i}')} as {col}" for i, (_, col, src) in enumerate(sources))
-    checks = [(name, mirror_sql.bad(src, f"v.f{i}", f"v.{col}")) for i, (name, col, src) in enumerate(sources)]
-    flags = ", ".join(f"case when {check} then '{name}' end" for name, check in checks if check is not None)
+    columns = {c.name: c for c in table.columns}
+    checks: list[tuple[str, str | None]] = []
+    for i, (name, col, src) in enumerate(sources):  # in `prepare_page`'s order: a field's error, then its reports
+        checks.append((name, mirror_sql.bad(src, f"v.f{i}", f"v.{col}")))
+        if col in columns:
+            checks += mirror_sql.reports(columns[col], f"v.f{i}", f"v.{col}")
+    flags = ", ".join(f"case when {check} then {mirror_sql.literal(name)} end" for name, check in checks if check)
     upserted = _upserted(table, revive_deleted, f"$1, id, updated_at, raw, now(), null, {', '.join(names)}")
     # Three levels, each computed once per row: the fields, the values read from them, then which fields were there
     # but unusable (`offset 0` keeps Postgres from pulling a level up and repeating its expressions at every use).

@@ -7,7 +7,15 @@ values, same fields reported; `tests/store/test_mirror.py` holds the two to that
 them can make the statement fail: timestamps and dates are cast only once their text is known to be valid.
 """
 
-from store.mirror_tables import DATE_PATTERN, MAX_TEXT, SEARCH_FIELDS, SEARCH_LISTS, TIMESTAMP_PATTERN, Source
+from store.mirror_tables import (
+    DATE_PATTERN,
+    MAX_TEXT,
+    SEARCH_FIELDS,
+    SEARCH_LISTS,
+    TIMESTAMP_PATTERN,
+    Column,
+    Source,
+)
 
 MAX_ID = 255
 
@@ -120,6 +128,23 @@ def bad(source: Source, j: str, column: str) -> str | None:
     if source.kind == "texts":
         return f"jsonb_typeof({j}) not in ('array', 'null')"
     return f"(jsonb_typeof({j}) <> 'null' and {column} is null)"
+
+
+def literal(text: str) -> str:
+    """`text` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def reports(column: Column, j: str, value: str) -> list[tuple[str, str]]:
+    """What `Column.reports` says of a field, as (report, SQL condition) pairs: `j` the field, `value` the column's
+    value as `value` computed it (a field present but unusable is reported by `bad` alone)."""
+    name = column.source.name
+    out = []
+    if column.required:
+        out.append((f"{name}: missing", f"({value} is null and ({j} is null or jsonb_typeof({j}) = 'null'))"))
+    if column.known is not None:
+        out.append((f"{name}: unknown value", f"{value} not in ({', '.join(map(literal, sorted(column.known)))})"))
+    return out
 
 
 def record_id(j: str) -> str:

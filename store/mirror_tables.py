@@ -236,6 +236,18 @@ class Column:
     extract: Extract
     source: Source
     pii: bool = False  # cleared when the row is deleted or the candidate anonymised
+    # What Ashby documents of the field. Either kind of surprise is reported (`reports`), never refused: the object
+    # is stored, and the value too (Ashby adds enum values without notice).
+    required: bool = False  # always sent: a missing or null one is reported as `<field>: missing`
+    known: frozenset[str] | None = None  # its documented values: another is reported as `<field>: unknown value`
+
+    def reports(self, value: Any) -> str | None:
+        """What is reported of a value read without error (None when nothing is)."""
+        if value is None:
+            return f"{self.source.name}: missing" if self.required else None
+        if self.known is not None and value not in self.known:
+            return f"{self.source.name}: unknown value"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +257,15 @@ class MirrorTable:
     pii_in_raw: bool = False  # raw is cut down to {"id"} when the row is deleted
 
 
-def _c(name: str, pg_type: str, field: Field, *, pii: bool = False) -> Column:
-    return Column(name, pg_type, field.get, field.source, pii)
+def _c(
+    name: str, pg_type: str, field: Field, *, pii: bool = False, required: bool = False, known: str | None = None
+) -> Column:
+    """A column; `known` lists the documented values of an enum field, separated by `|`."""
+    values = frozenset(known.split("|")) if known is not None else None
+    return Column(name, pg_type, field.get, field.source, pii, required, values)
+
+
+_EMPLOYMENT_TYPES = "FullTime|PartTime|Intern|Contract|Temporary"
 
 
 _T, _B, _TS = "text", "boolean", "timestamptz"
@@ -257,7 +276,7 @@ TABLES: dict[str, MirrorTable] = {
         MirrorTable(
             "candidates",
             (
-                _c("name", _T, text("name"), pii=True),
+                _c("name", _T, text("name"), pii=True, required=True),
                 _c("primary_email", _T, text("primaryEmailAddress", "value"), pii=True),
                 _c("primary_phone", _T, text("primaryPhoneNumber", "value"), pii=True),
                 _c("emails", "text[]", texts("emailAddresses", "value"), pii=True),
@@ -278,9 +297,9 @@ TABLES: dict[str, MirrorTable] = {
         MirrorTable(
             "applications",
             (
-                _c("candidate_id", _T, text("candidate", "id")),
-                _c("job_id", _T, text("job", "id")),
-                _c("status", _T, text("status")),
+                _c("candidate_id", _T, text("candidate", "id"), required=True),
+                _c("job_id", _T, text("job", "id"), required=True),
+                _c("status", _T, text("status"), required=True, known="Hired|Archived|Active|Lead"),
                 _c("stage_id", _T, text("currentInterviewStage", "id")),
                 _c("stage_title", _T, text("currentInterviewStage", "title")),
                 _c("stage_type", _T, text("currentInterviewStage", "type")),
@@ -294,9 +313,9 @@ TABLES: dict[str, MirrorTable] = {
         MirrorTable(
             "jobs",
             (
-                _c("title", _T, text("title")),
-                _c("status", _T, text("status")),
-                _c("employment_type", _T, text("employmentType")),
+                _c("title", _T, text("title"), required=True),
+                _c("status", _T, text("status"), required=True, known="Draft|Open|Closed|Archived"),
+                _c("employment_type", _T, text("employmentType"), known=_EMPLOYMENT_TYPES),
                 _c("department_id", _T, text("departmentId")),
                 _c("location_id", _T, text("locationId")),
                 _c("default_interview_plan_id", _T, text("defaultInterviewPlanId")),
@@ -309,9 +328,21 @@ TABLES: dict[str, MirrorTable] = {
         MirrorTable(
             "offers",
             (
-                _c("application_id", _T, text("applicationId")),
-                _c("acceptance_status", _T, text("acceptanceStatus")),
-                _c("offer_status", _T, text("offerStatus")),
+                _c("application_id", _T, text("applicationId"), required=True),
+                _c(
+                    "acceptance_status",
+                    _T,
+                    text("acceptanceStatus"),
+                    required=True,
+                    known="Accepted|Declined|Pending|Created|Cancelled|WaitingOnResponse",
+                ),
+                _c(
+                    "offer_status",
+                    _T,
+                    text("offerStatus"),
+                    known="WaitingOnApprovalStart|WaitingOnOfferApproval|WaitingOnApprovalDefinition"
+                    "|WaitingOnCandidateResponse|CandidateRejected|CandidateAccepted|OfferCancelled",
+                ),
                 _c("approval_status", _T, text("latestVersion", "approvalStatus")),
                 _c("decided_at", _TS, timestamp("decidedAt")),
                 _c("start_date", _TS, timestamp("latestVersion", "startDate"), pii=True),
@@ -324,9 +355,16 @@ TABLES: dict[str, MirrorTable] = {
         MirrorTable(
             "interview_schedules",
             (
-                _c("application_id", _T, text("applicationId")),
+                _c("application_id", _T, text("applicationId"), required=True),
                 _c("interview_stage_id", _T, text("interviewStageId")),
-                _c("status", _T, text("status")),
+                _c(
+                    "status",
+                    _T,
+                    text("status"),
+                    required=True,
+                    known="NeedsScheduling|WaitingOnCandidateBooking|WaitingOnCandidateAvailability"
+                    "|CandidateAvailabilitySubmitted|Scheduled|WaitingOnFeedback|Complete|Cancelled|OnHold|Unknown",
+                ),
                 _c("created_at", _TS, timestamp("createdAt")),
             ),
         ),
@@ -365,7 +403,12 @@ TABLES: dict[str, MirrorTable] = {
                 _c("first_name", _T, text("firstName"), pii=True),
                 _c("last_name", _T, text("lastName"), pii=True),
                 _c("email", _T, text("email"), pii=True),
-                _c("global_role", _T, text("globalRole")),
+                _c(
+                    "global_role",
+                    _T,
+                    text("globalRole"),
+                    known="Organization Admin|Elevated Access|Limited Access|External Recruiter",
+                ),
                 _c("is_enabled", _B, boolean("isEnabled")),
             ),
             pii_in_raw=True,
@@ -390,7 +433,7 @@ TABLES: dict[str, MirrorTable] = {
         MirrorTable(
             "openings",
             (
-                _c("opening_state", _T, text("openingState")),
+                _c("opening_state", _T, text("openingState"), known="Approved|Closed|Draft|Filled|Open"),
                 _c("is_archived", _B, boolean("isArchived")),
                 _c("opened_at", _TS, timestamp("openedAt")),
                 _c("closed_at", _TS, timestamp("closedAt")),
@@ -434,7 +477,7 @@ TABLES: dict[str, MirrorTable] = {
                 _c("job_id", _T, text("jobId")),
                 _c("title", _T, text("title")),
                 _c("is_listed", _B, boolean("isListed")),
-                _c("employment_type", _T, text("employmentType")),
+                _c("employment_type", _T, text("employmentType"), known=_EMPLOYMENT_TYPES),
                 _c("published_date", "date", day("publishedDate")),
             ),
         ),

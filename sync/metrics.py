@@ -10,7 +10,9 @@ RESTARTS = Counter(
 )
 ROWS = Counter("ashby_sync_rows_total", "Rows written to the mirror by sync passes.", ["resource"])
 REJECTED_FIELDS = Counter(
-    "ashby_sync_rejected_fields_total", "Fields Ashby sent that could not be typed (kept in raw).", ["resource"]
+    "ashby_sync_rejected_fields_total",
+    "Fields Ashby sent that could not be typed, or were missing or not a documented value (kept in raw).",
+    ["resource"],
 )
 PAGE_WRITE_SECONDS = Histogram(
     "ashby_sync_page_write_seconds", "Time to write a page (or the pages queued together) to Postgres.", ["resource"]

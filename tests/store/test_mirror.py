@@ -161,6 +161,7 @@ async def test_long_multibyte_texts_are_measured_in_bytes_and_never_fail_a_page(
         "id": "a1",
         "updatedAt": "2025-01-01T00:00:00.000Z",
         "status": cjk,
+        "candidate": {"id": "c1"},
         "job": {"id": "é" * 500},
         "currentInterviewStage": {"id": "ü" * 500, "title": "ß" * 501},
     }

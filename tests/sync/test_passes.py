@@ -23,6 +23,7 @@ async def test_a_full_pass_of_every_resource_mirrors_the_sandbox_exactly(db, fak
     assert failures == []
     assert {r.resource for r in results} == set(BY_NAME)
     assert all(r.mode == "full" for r in results)
+    assert [(r.resource, r.rejected) for r in results if r.rejected] == []  # the sandbox sends what Ashby documents
     for resource in RESOURCES:
         await assert_mirror_matches(db, account_id, fake_ashby, resource.name)
     async with db.acquire() as conn:
@@ -378,21 +379,33 @@ async def test_passes_stay_exact_through_429_storms_and_5xx(db, fake_ashby, sync
 async def test_bad_data_from_ashby_is_stored_raw_and_never_crashes_the_pass(
     db, fake_ashby, sync_ctx, account_id
 ) -> None:
-    await sync_resource(sync_ctx, CANDIDATES)
-    ids = fake_ashby.ids("candidates")[:3]
+    await sync_account(sync_ctx, [CANDIDATES, APPLICATIONS])
+    ids = fake_ashby.ids("candidates")[:2]
     bad = [fake_ashby.records.editable("candidates", i) for i in ids]
     del bad[0]["name"]  # a missing required field
-    bad[1]["fraudStatus"] = "SomethingNew"  # an unknown enum value
-    bad[2]["name"] = "x" * 500_000  # a huge string
-    bad[2]["createdAt"] = "yesterday"
+    bad[1]["name"] = "x" * 500_000  # a huge string
+    bad[1]["createdAt"] = "yesterday"
+    app = fake_ashby.records.editable("applications", fake_ashby.ids("applications")[0])
+    app["status"] = "Transferred"  # an unknown enum value
     for rec in bad:
         fake_ashby.records.put("candidates", rec)
-    result = await sync_resource(sync_ctx, CANDIDATES)
-    assert result.rows == 3
-    assert result.rejected >= 2
+    fake_ashby.records.put("applications", app)
+    with capture_logs() as logs:
+        results, failures = await sync_account(sync_ctx, [CANDIDATES, APPLICATIONS])
+    assert failures == []
+    assert {(r.resource, r.rows, r.rejected) for r in results} == {("candidates", 2, 3), ("applications", 1, 1)}
     await assert_mirror_matches(db, account_id, fake_ashby, "candidates")
+    reported = {(e["resource"], e["record_id"], e["field"]) for e in logs if e["event"] == "sync_field_rejected"}
+    assert reported == {
+        ("candidates", ids[0], "name: missing"),
+        ("candidates", ids[1], "name"),
+        ("candidates", ids[1], "createdAt"),
+        ("applications", app["id"], "status: unknown value"),
+    }
     async with db.acquire() as conn:
-        assert await conn.fetchval("select name from candidates where id = $1", ids[2]) is None
+        assert await conn.fetchval("select name from candidates where id = $1", ids[1]) is None
+        row = await conn.fetchrow("select status, raw from applications where id = $1", app["id"])
+    assert row["status"] == row["raw"]["status"] == "Transferred"
 
 
 async def test_a_name_cut_in_the_middle_of_an_emoji_is_stored_repaired_and_never_stops_the_pass(
