@@ -525,5 +525,17 @@ begin
   loop
     execute format('alter table %I add column deleted_by text', tbl.relname);
   end loop;
+  -- When the row's version was read from Ashby (the request's start): orders versions of objects that have no
+  -- updatedAt (offers, openings, sources...), so a sync page read before a webhook's `.info` cannot undo it.
+  for tbl in
+    select c.relname
+    from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = current_schema() and c.relkind = 'r'
+      and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'deleted_by' and not a.attisdropped)
+      and not exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'fetched_at' and not a.attisdropped)
+  loop
+    execute format('alter table %I add column fetched_at timestamptz', tbl.relname);
+  end loop;
 end
 $$;

@@ -9,6 +9,7 @@ import dataclasses
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, Self, TypeVar, overload
 
 import aiohttp
@@ -312,6 +313,7 @@ class AshbyClient(AshbyWrites):
         same errors.
         """
         body = _list_request(resource, cursor=cursor, sync_token=sync_token)
+        requested_at = datetime.now(UTC)  # orders versions of objects without updatedAt (`store.mirror`)
         status, headers, content = await self._send(resource.endpoint, body)
         if 200 <= status < 300 and b"\\u" not in content:
             try:
@@ -319,10 +321,11 @@ class AshbyClient(AshbyWrites):
             except (msgspec.DecodeError, msgspec.ValidationError):
                 envelope = None
             if envelope is not None and envelope.success is True and envelope.results is not None:
-                return BodyPage(content, [r.id for r in envelope.results], **_paging(envelope.paging()))
+                ids = [r.id for r in envelope.results]
+                return BodyPage(content, ids, **_paging(envelope.paging()), requested_at=requested_at)
         payload = decode_response(resource.endpoint, status, headers, content)
         raw = _results(payload, resource.endpoint)
-        return BodyPage(content, [o.get("id") for o in raw], **_paging(payload), objects=raw)
+        return BodyPage(content, [o.get("id") for o in raw], **_paging(payload), objects=raw, requested_at=requested_at)
 
     async def list_models(
         self,

@@ -459,3 +459,4 @@ class BodyPage:
     more_data_available: bool = False
     sync_token: str | None = None
     objects: list[dict[str, Any]] | None = field(default=None, repr=False)
+    requested_at: datetime | None = None  # when the request that returned it was sent (this process's clock)

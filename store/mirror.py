@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -154,25 +154,36 @@ def upsert_sql(table_name: str, *, revive_deleted: bool = True) -> str:
     INSERT ... ON CONFLICT keeps it to a single index probe per row. With `revive_deleted=False` a row marked
     deleted keeps its deletion (and its cleared PII) whatever the incoming version says.
 
-    Parameters: $1 the account, $2 ids, $3 updatedAt, $4 the raw objects (JSON text each), then one array per
-    typed column.
+    Parameters: $1 the account, $2 ids, $3 updatedAt, $4 the raw objects (JSON text each), $5 when they were read
+    from Ashby (`fetched_at`), then one array per typed column.
     """
     table = TABLES[table_name]
-    columns = [f"${i + 5}::{_array_type(c.pg_type)}" for i, c in enumerate(table.columns)]
+    columns = [f"${i + 6}::{_array_type(c.pg_type)}" for i, c in enumerate(table.columns)]
     aliases = [f"c{i}" for i in range(len(table.columns))]
     unnest_args = ", ".join(["$2::text[]", "$3::timestamptz[]", "$4::text[]", *columns])
     selects = ", ".join(f"c{i}::text[]" if c.pg_type == "text[]" else f"c{i}" for i, c in enumerate(table.columns))
-    upserted = _upserted(table, revive_deleted, f"$1, id, updated_at, raw::jsonb, now(), null, {selects}")
+    upserted = _upserted(table, revive_deleted, f"$1, id, updated_at, raw::jsonb, fetched_at, now(), null, {selects}")
     return f"""with input as (
-  select * from unnest({unnest_args}) as u({", ".join(["id", "updated_at", "raw", *aliases])})
+  select u.*, $5::timestamptz as fetched_at
+  from unnest({unnest_args}) as u({", ".join(["id", "updated_at", "raw", *aliases])})
 ), {upserted}
 {_COUNTS}"""
+
+
+# Which version is newer: the later `updatedAt`; one without it never replaces one with it, and replaces any held
+# version without one only if it was read from Ashby no earlier (`fetched_at`): many Ashby objects (offers,
+# openings, sources...) have no updatedAt, and a sync page read before a webhook's `.info` must not undo it.
+_NEWER = """(case
+    when t.updated_at is not null then t.updated_at <= excluded.updated_at
+    when excluded.updated_at is not null then true
+    else t.fetched_at is null or excluded.fetched_at is null or t.fetched_at <= excluded.fetched_at
+  end)"""
 
 
 def _upserted(table: MirrorTable, revive_deleted: bool, values: str) -> str:
     """The `upserted` CTE: writes `input` (id, updated_at, ...) with the select list `values`."""
     names = [c.name for c in table.columns]
-    newer = "(t.updated_at is null or t.updated_at <= excluded.updated_at)"
+    newer = _NEWER
     if revive_deleted:
         # A row Ashby's webhook deleted comes back only with a version Ashby changed after the delete was applied:
         # the page may have been fetched before the delete, listing a version (and PII) the delete superseded.
@@ -181,26 +192,27 @@ def _upserted(table: MirrorTable, revive_deleted: bool, values: str) -> str:
     else:
         newer = f"(t.deleted_at is null and {newer})"
     sets = ",\n    ".join(
-        f"{n} = case when {newer} then excluded.{n} else t.{n} end" for n in ("updated_at", "raw", *names)
+        f"{n} = case when {newer} then excluded.{n} else t.{n} end" for n in ("updated_at", "raw", "fetched_at", *names)
     )
     return f"""upserted as (
-  insert into {table.name} as t (account_id, id, updated_at, raw, synced_at, deleted_at, {", ".join(names)})
+  insert into {table.name} as t
+    (account_id, id, updated_at, raw, fetched_at, synced_at, deleted_at, {", ".join(names)})
   select {values} from input
   on conflict (account_id, id) do update set
     synced_at = excluded.synced_at,
     deleted_at = case when {newer} then null else t.deleted_at end,
     deleted_by = case when {newer} then null else t.deleted_by end,
     {sets}
-  returning t.id, t.updated_at, t.deleted_at, t.xmax <> 0 as replaced
+  returning t.id, t.updated_at, t.fetched_at, t.deleted_at, t.xmax <> 0 as replaced
 )"""
 
 
 # `xmax` is set on a row ON CONFLICT updated (the updating transaction locked it) and 0 on one it inserted.
+_KEPT = "u.updated_at is not distinct from i.updated_at and u.fetched_at is not distinct from i.fetched_at"
 _COUNTS = f"""select
-  count(*) filter (where u.updated_at is not distinct from i.updated_at and u.deleted_at is null) as written,
-  count(*) filter (where u.updated_at is distinct from i.updated_at or u.deleted_at is not null) as stale,
-  array_agg(u.id) filter (where u.replaced and u.updated_at is not distinct from i.updated_at and u.deleted_at is null)
-    as replaced,
+  count(*) filter (where {_KEPT} and u.deleted_at is null) as written,
+  count(*) filter (where not ({_KEPT}) or u.deleted_at is not null) as stale,
+  array_agg(u.id) filter (where u.replaced and {_KEPT} and u.deleted_at is null) as replaced,
   array_agg(u.id) filter (where not u.replaced and u.updated_at >= (
     select created_at - interval '{CLOCK_MARGIN_S} seconds' from accounts where id = $1
   )) as recent_inserts
@@ -213,8 +225,9 @@ _PAGE_SPAN = 1_000_000  # page_position of the n-th object of the k-th body: k *
 @cache
 def typed_upsert_sql(table_name: str, *, revive_deleted: bool = True) -> str:
     """`upsert_sql` for pages given as their response bodies only: Postgres reads ids, `updatedAt` and every typed
-    column from the objects itself (`store.mirror_sql`). $1 the account, $2 the bodies, in page order. Besides the
-    counts it returns `rejected_ids` and `rejected_fields` (paired; a NULL id for an object without a usable one)."""
+    column from the objects itself (`store.mirror_sql`). $1 the account, $2 the bodies, in page order, $3 when each
+    was read from Ashby (`fetched_at`). Besides the counts it returns `rejected_ids` and `rejected_fields` (paired;
+    a NULL id for an object without a usable one)."""
     table = TABLES[table_name]
     names = [c.name for c in table.columns]
     sources = [(UPDATED_AT_FIELD, "updated_at", mirror_sql.UPDATED_AT)]
@@ -228,19 +241,19 @@ def typed_upsert_sql(table_name: str, *, revive_deleted: bool = True) -> str:
         if col in columns:
             checks += mirror_sql.reports(columns[col], f"v.f{i}", f"v.{col}")
     flags = ", ".join(f"case when {check} then {mirror_sql.literal(name)} end" for name, check in checks if check)
-    upserted = _upserted(table, revive_deleted, f"$1, id, updated_at, raw, now(), null, {', '.join(names)}")
+    upserted = _upserted(table, revive_deleted, f"$1, id, updated_at, raw, fetched_at, now(), null, {', '.join(names)}")
     # Three levels, each computed once per row: the fields, the values read from them, then which fields were there
     # but unusable (`offset 0` keeps Postgres from pulling a level up and repeating its expressions at every use).
     return f"""
 with typed as (
-  select v.page_position, v.id, v.raw, {", ".join(f"v.{col}" for _, col, _ in sources)},
+  select v.page_position, v.id, v.raw, v.fetched_at, {", ".join(f"v.{col}" for _, col, _ in sources)},
     array_remove(array[{flags}]::text[], null) as bad_fields
   from (
     select f.*, {values}
     from (
-      select b.page_no * {_PAGE_SPAN} + e.position as page_position, e.o as raw,
+      select b.page_no * {_PAGE_SPAN} + e.position as page_position, e.o as raw, b.fetched_at,
         {mirror_sql.record_id("e.o->'id'")} as id, {fields}
-      from unnest($2::text[]) with ordinality as b(body, page_no),
+      from unnest($2::text[], $3::timestamptz[]) with ordinality as b(body, fetched_at, page_no),
         jsonb_array_elements((b.body::jsonb) -> 'results') with ordinality as e(o, position)
       offset 0
     ) f
@@ -275,6 +288,7 @@ async def upsert_page(
     *,
     revive_deleted: bool = True,
     page_body: bytes | None = None,
+    fetched_at: datetime | None = None,
 ) -> UpsertResult:
     """Write one page of Ashby objects into a mirror table in one statement; older versions never win.
 
@@ -286,29 +300,44 @@ async def upsert_page(
     `page_body`: the response `objects` were decoded from (its `results` are `objects`, in order). Postgres then
     reads the objects from it (`upsert_bodies`) instead of this process extracting their columns and encoding them
     again, unless Postgres would read it differently (`parses_as_sent`).
+
+    `fetched_at`: when the objects were read from Ashby (the request's start; default now), which orders versions
+    of an object without `updatedAt`.
     """
+    read = fetched_at or datetime.now(UTC)
     if page_body is not None and parses_as_sent(page_body):
-        return await upsert_bodies(conn, table_name, account_id, [page_body], revive_deleted=revive_deleted)
+        return await upsert_bodies(
+            conn, table_name, account_id, [page_body], revive_deleted=revive_deleted, fetched_at=[read]
+        )
     page = prepare_page(TABLES[table_name], objects)
     if not page.ids:
         return UpsertResult(0, 0, tuple(page.rejected))
     sql = upsert_sql(table_name, revive_deleted=revive_deleted)
-    row = await conn.fetchrow(sql, account_id, page.ids, page.updated_at, page.raw, *page.columns)
+    row = await conn.fetchrow(sql, account_id, page.ids, page.updated_at, page.raw, read, *page.columns)
     assert row is not None
     return _result(row, tuple(page.rejected))
 
 
 async def upsert_bodies(
-    conn: Conn, table_name: str, account_id: uuid.UUID, bodies: Sequence[bytes], *, revive_deleted: bool = True
+    conn: Conn,
+    table_name: str,
+    account_id: uuid.UUID,
+    bodies: Sequence[bytes],
+    *,
+    revive_deleted: bool = True,
+    fetched_at: Sequence[datetime | None] | None = None,
 ) -> UpsertResult:
     """`upsert_page` for pages given only as their response bodies (`results` a list), in page order, in one
     statement: Postgres reads every object. The same id in two of them: the later page's version wins a tie.
+    `fetched_at`: when each body was read from Ashby (default now).
 
     For bodies Postgres reads as the client would (`parses_as_sent`). Rows, counts and reported fields are those
     `upsert_page` gives for the decoded objects (`store.mirror_sql`).
     """
+    now = datetime.now(UTC)
+    read = [at or now for at in fetched_at] if fetched_at is not None else [now] * len(bodies)
     sql = typed_upsert_sql(table_name, revive_deleted=revive_deleted)
-    row = await conn.fetchrow(sql, account_id, [b.decode() for b in bodies])
+    row = await conn.fetchrow(sql, account_id, [b.decode() for b in bodies], read)
     assert row is not None
     ids, fields = row["rejected_ids"] or [], row["rejected_fields"] or []
     rejected = tuple(map(Rejected, ids, fields))

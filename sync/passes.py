@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import structlog
@@ -403,9 +403,12 @@ async def _write_page_once(
         # page comes alone: `_take_queued`).
         first = pages[0]
         if first.objects is None:
-            result = await mirror.upsert_bodies(conn, resource.name, ctx.account_id, [p.body for p in pages])
+            bodies, read = [p.body for p in pages], [p.requested_at for p in pages]
+            result = await mirror.upsert_bodies(conn, resource.name, ctx.account_id, bodies, fetched_at=read)
         else:
-            result = await mirror.upsert_page(conn, resource.name, ctx.account_id, first.objects, page_body=first.body)
+            result = await mirror.upsert_page(
+                conn, resource.name, ctx.account_id, first.objects, page_body=first.body, fetched_at=first.requested_at
+            )
         # Rows that replaced a held version, and inserted ones Ashby changed since the account was added (a candidate
         # first mirrored after its applications were, and changed since they were fetched). An inserted row Ashby
         # has not changed since has no older copies: a first full pass pays nearly nothing for this.
@@ -471,9 +474,12 @@ async def _run_per_parent(
         parents = await mirror.list_ids(conn, resource.parent, ctx.account_id)
     for parent_id in parents:
         fetch = partial(ctx.client.list_page, resource, params={resource.parent_param: parent_id})
+        read = datetime.now(UTC)  # before the first try: never later than the read the page holds
         page = await ctx.retry(fetch)
         async with ctx.pool.acquire() as conn, conn.transaction():
-            result = await mirror.upsert_page(conn, resource.name, ctx.account_id, page.raw, page_body=page.body)
+            result = await mirror.upsert_page(
+                conn, resource.name, ctx.account_id, page.raw, page_body=page.body, fetched_at=read
+            )
         _count(resource, tally, len(page.raw), result)
         if progress is not None:
             progress(resource.name, tally.rows, tally.pages)

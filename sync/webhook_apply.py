@@ -203,7 +203,9 @@ async def write_changes(conn: Conn, ctx: SyncContext, changes: Changes) -> _Tall
     account_id = ctx.account_id
     current: set[tuple[str, Any]] = set()  # what this event stored as the newest version
     for table, obj in changes.upserts:
-        result = await mirror.upsert_page(conn, table, account_id, [obj], revive_deleted=False)
+        result = await mirror.upsert_page(
+            conn, table, account_id, [obj], revive_deleted=False, fetched_at=changes.read_at
+        )
         tally.written += result.written
         tally.stale += result.stale
         if result.written:
@@ -232,7 +234,9 @@ async def write_changes(conn: Conn, ctx: SyncContext, changes: Changes) -> _Tall
         summary = candidate_summary(m.kept) if m.kept is not None else {"id": m.kept_id}
         tally.moved += len(await merges.move_applications(conn, account_id, m.deleted_id, summary))
         if m.kept is not None:
-            result = await mirror.upsert_page(conn, "candidates", account_id, [m.kept], revive_deleted=False)
+            result = await mirror.upsert_page(
+                conn, "candidates", account_id, [m.kept], revive_deleted=False, fetched_at=changes.read_at
+            )
             tally.written += result.written
             tally.stale += result.stale
         tally.deleted += await mirror.mark_deleted(conn, "candidates", account_id, [m.deleted_id])

@@ -9,6 +9,7 @@ least as new as the event, so a late delivery writes the current state rather th
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
 import structlog
@@ -88,6 +89,8 @@ class Changes:
     merge: Merge | None = None
     skip_reason: str | None = None
     fetched: int = 0
+    # Made before any `.info` read: no later than any read the upserts hold (orders objects without updatedAt)
+    read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def parse_event(body: bytes, key: InboxKey) -> _Envelope:

@@ -121,7 +121,7 @@ async def test_nul_characters_and_tricky_array_values_never_break_a_page(db, acc
 
 async def _rows(conn, table: str, account: uuid.UUID) -> list[dict]:
     rows = await conn.fetch(f"select * from {table} where account_id = $1 order by id", account)
-    return [{k: v for k, v in r.items() if k not in ("account_id", "synced_at")} for r in rows]
+    return [{k: v for k, v in r.items() if k not in ("account_id", "synced_at", "fetched_at")} for r in rows]
 
 
 async def test_a_page_written_from_its_response_body_equals_one_written_from_its_objects(db, account_id) -> None:
@@ -229,6 +229,34 @@ async def test_a_page_fetched_before_a_webhook_delete_never_brings_the_row_or_it
         row = await conn.fetchrow("select name, deleted_at, deleted_by from candidates where id = 'c1'")
     assert (newer.written, newer.stale) == (1, 0)
     assert dict(row) == {"name": "Ada Lovelace", "deleted_at": None, "deleted_by": None}
+
+
+@pytest.mark.parametrize("from_body", [False, True], ids=["objects", "body"])
+async def test_without_updated_at_the_version_read_last_from_ashby_wins(db, account_id, from_body) -> None:
+    # Ashby's offers (and openings, sources...) have no updatedAt: a sync page read before a webhook's `.info` read
+    # but written after it must not undo it; one read after it replaces it.
+    def offer(status: str) -> dict:
+        return {"id": "o1", "applicationId": "a1", "acceptanceStatus": status}
+
+    def body(obj: dict) -> bytes | None:
+        return orjson.dumps({"success": True, "results": [obj]}) if from_body else None
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    async with db.acquire() as conn:
+
+        async def write(status: str, read: datetime) -> mirror.UpsertResult:
+            obj = offer(status)
+            return await mirror.upsert_page(conn, "offers", account_id, [obj], page_body=body(obj), fetched_at=read)
+
+        assert (await write("Accepted", t0 + timedelta(seconds=2))).written == 1  # the webhook's `.info`
+        late = await write("Pending", t0 + timedelta(seconds=1))  # a sync page read a second before it
+        assert (late.written, late.stale) == (0, 1)
+        assert await conn.fetchval("select acceptance_status from offers where id = 'o1'") == "Accepted"
+        newer = await write("Declined", t0 + timedelta(seconds=3))
+        assert (newer.written, newer.stale) == (1, 0)
+        row = await conn.fetchrow("select acceptance_status, raw, fetched_at from offers where id = 'o1'")
+    assert (row["acceptance_status"], row["raw"]["acceptanceStatus"]) == ("Declined", "Declined")
+    assert row["fetched_at"] == t0 + timedelta(seconds=3)
 
 
 async def test_an_object_without_updated_at_deleted_by_a_webhook_stays_deleted(db, account_id) -> None:

@@ -29,11 +29,15 @@ async def test_a_full_pass_of_every_resource_mirrors_the_sandbox_exactly(db, fak
     async with db.acquire() as conn:
         states = await sync_state.list_states(conn, account_id)
         mirrored = {s.resource: await mirror.count_rows(conn, BY_NAME[s.resource].name, account_id) for s in states}
+        unstamped = [
+            r.name for r in RESOURCES if await conn.fetchval(f"select count(*) from {r.name} where fetched_at is null")
+        ]
     for s in states:
         assert not s.in_progress
         assert s.last_success_at is not None
         assert (s.sync_token is not None) == (BY_NAME[s.resource].mode is SyncMode.INCREMENTAL), s.resource
         assert s.last_rows == mirrored[s.resource] > 0, s.resource  # a first full pass lists every row once
+    assert unstamped == []  # every row knows when it was read from Ashby
 
 
 @pytest.mark.sandbox(candidates=400)
