@@ -1,5 +1,6 @@
 """The Ashby resources ashby-sync mirrors, and how Ashby lets each one be pulled."""
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -17,6 +18,8 @@ class Resource:
     """One mirrored Ashby collection.
 
     `name` is the mirror table's name and the CLI's `--resource` value; `endpoint` is Ashby's list endpoint;
+    `scope` is what `apiKey.info` lists for a key allowed to call that endpoint (Ashby answers 403
+    `missing_endpoint_permission` to a key without it);
     `params` are sent on every list call so a pass sees the whole collection (archived, deactivated, unlisted).
     `parent` names the resource whose ids this one is listed per (`interviewStage.list` takes a plan id).
     """
@@ -24,47 +27,73 @@ class Resource:
     name: str
     endpoint: str
     mode: SyncMode
+    scope: str
     info_endpoint: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     parent: str | None = None
     parent_param: str | None = None
 
+    def readable_with(self, scopes: Set[str] | None) -> bool:
+        """Whether a key holding `scopes` may list this resource; None (scopes unknown) counts as yes."""
+        return scopes is None or self.scope in scopes
 
-def _inc(name: str, endpoint: str, info: str | None = None, **params: Any) -> Resource:
-    return Resource(name, endpoint, SyncMode.INCREMENTAL, info, params)
+
+def _inc(name: str, endpoint: str, scope: str, info: str | None = None, **params: Any) -> Resource:
+    return Resource(name, endpoint, SyncMode.INCREMENTAL, scope, info, params)
 
 
-def _snap(name: str, endpoint: str, info: str | None = None, **params: Any) -> Resource:
-    return Resource(name, endpoint, SyncMode.SNAPSHOT, info, params)
+def _snap(name: str, endpoint: str, scope: str, info: str | None = None, **params: Any) -> Resource:
+    return Resource(name, endpoint, SyncMode.SNAPSHOT, scope, info, params)
+
+
+# The scopes `apiKey.info` lists that the list endpoints below need.
+CANDIDATES_READ = "candidates:read"
+JOBS_READ = "jobs:read"
+INTERVIEWS_READ = "interviews:read"
+HIRING_PROCESS_METADATA_READ = "hiring_process_metadata:read"
+ORGANIZATION_READ = "organization:read"
+OFFERS_READ = "offers:read"
 
 
 RESOURCES: tuple[Resource, ...] = (
-    _inc("candidates", "candidate.list", "candidate.info"),
-    _inc("applications", "application.list", "application.info"),
-    _inc("jobs", "job.list", "job.info"),
-    _inc("offers", "offer.list", "offer.info"),
-    _inc("interview_schedules", "interviewSchedule.list"),
-    _inc("interview_events", "interviewEvent.list"),
-    _inc("interviews", "interview.list", "interview.info", includeArchived=True, includeNonSharedInterviews=True),
-    _inc("interview_plans", "interviewPlan.list", includeArchived=True),
-    _inc("users", "user.list", "user.info", includeDeactivated=True),
-    _inc("departments", "department.list", "department.info", includeArchived=True),
-    _inc("locations", "location.list", "location.info", includeArchived=True),
-    _inc("openings", "opening.list", "opening.info"),
-    _inc("projects", "project.list", "project.info"),
-    _inc("candidate_tags", "candidateTag.list", includeArchived=True),
-    _inc("custom_fields", "customField.list", "customField.info", includeArchived=True),
+    _inc("candidates", "candidate.list", CANDIDATES_READ, "candidate.info"),
+    _inc("applications", "application.list", CANDIDATES_READ, "application.info"),
+    _inc("jobs", "job.list", JOBS_READ, "job.info"),
+    _inc("offers", "offer.list", OFFERS_READ, "offer.info"),
+    _inc("interview_schedules", "interviewSchedule.list", INTERVIEWS_READ),
+    _inc("interview_events", "interviewEvent.list", INTERVIEWS_READ),
     _inc(
-        "feedback_form_definitions", "feedbackFormDefinition.list", "feedbackFormDefinition.info", includeArchived=True
+        "interviews",
+        "interview.list",
+        INTERVIEWS_READ,
+        "interview.info",
+        includeArchived=True,
+        includeNonSharedInterviews=True,
     ),
-    _inc("application_feedback", "applicationFeedback.list"),
-    _snap("job_postings", "jobPosting.list", "jobPosting.info", includeUnpublishedJobPostings=True),
-    _snap("sources", "source.list", includeArchived=True),
-    _snap("archive_reasons", "archiveReason.list", includeArchived=True),
+    _inc("interview_plans", "interviewPlan.list", INTERVIEWS_READ, includeArchived=True),
+    _inc("users", "user.list", ORGANIZATION_READ, "user.info", includeDeactivated=True),
+    _inc("departments", "department.list", ORGANIZATION_READ, "department.info", includeArchived=True),
+    _inc("locations", "location.list", ORGANIZATION_READ, "location.info", includeArchived=True),
+    _inc("openings", "opening.list", JOBS_READ, "opening.info"),
+    _inc("projects", "project.list", CANDIDATES_READ, "project.info"),  # project.info needs jobs:read instead
+    _inc("candidate_tags", "candidateTag.list", HIRING_PROCESS_METADATA_READ, includeArchived=True),
+    _inc("custom_fields", "customField.list", HIRING_PROCESS_METADATA_READ, "customField.info", includeArchived=True),
+    _inc(
+        "feedback_form_definitions",
+        "feedbackFormDefinition.list",
+        HIRING_PROCESS_METADATA_READ,
+        "feedbackFormDefinition.info",
+        includeArchived=True,
+    ),
+    _inc("application_feedback", "applicationFeedback.list", CANDIDATES_READ),
+    _snap("job_postings", "jobPosting.list", JOBS_READ, "jobPosting.info", includeUnpublishedJobPostings=True),
+    _snap("sources", "source.list", HIRING_PROCESS_METADATA_READ, includeArchived=True),
+    _snap("archive_reasons", "archiveReason.list", HIRING_PROCESS_METADATA_READ, includeArchived=True),
     Resource(
         "interview_stages",
         "interviewStage.list",
         SyncMode.SNAPSHOT,
+        INTERVIEWS_READ,
         "interviewStage.info",
         parent="interview_plans",
         parent_param="interviewPlanId",

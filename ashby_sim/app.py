@@ -13,6 +13,7 @@ from aiohttp import web
 from ashby_sim.admin import add_admin_routes
 from ashby_sim.endpoints import Handler, build_read_handlers
 from ashby_sim.faults import SimError
+from ashby_sim.permissions import missing_scope
 from ashby_sim.responses import REQUEST_ID_KEY, error_body, json_response, read_json
 from ashby_sim.state import STATE_KEY, RequestRecord, SimState
 from ashby_sim.writes import WRITE_HANDLERS
@@ -22,6 +23,7 @@ log = structlog.get_logger(__name__)
 REQUEST_ID_HEADER = "x-ashby-request-id"
 HANDLERS: dict[str, Handler] = {**build_read_handlers(), **WRITE_HANDLERS}
 _ERROR_STATUSES = (500, 502, 503)
+MISSING_PERMISSION = "missing_endpoint_permission"
 
 
 def _auth_failure(state: SimState, header: str | None, request_id: str) -> web.Response | None:
@@ -81,9 +83,14 @@ async def _answer(
     state: SimState, request: web.Request, handler: Handler, endpoint: str, request_id: str, started: float
 ) -> web.Response:
     body: dict[str, Any] = {}
+    lacking = missing_scope(endpoint, state.faults.key_scopes)
     try:
         body = await read_json(request)
-        response = await _faulty(state, endpoint, request_id)
+        response: web.Response | None
+        if lacking is not None:  # a permission is checked with the key, before any fault
+            response = _forbidden(lacking, endpoint, request_id)
+        else:
+            response = await _faulty(state, endpoint, request_id)
         if response is None:
             response = json_response(await handler(state, body))
     except SimError as exc:
@@ -93,6 +100,8 @@ async def _answer(
         await _pace(state, started)
         return response
     code = None if response.status == 200 else f"http_{response.status}"
+    if lacking is not None:
+        code = MISSING_PERMISSION
     state.record_request(RequestRecord(endpoint, body, response.status, code, request_id))
     await _pace(state, started)
     return response
@@ -104,6 +113,12 @@ async def _pace(state: SimState, started: float) -> None:
         remaining = started + state.faults.latency_ms / 1000 - asyncio.get_running_loop().time()
         if remaining > 0:
             await asyncio.sleep(remaining)
+
+
+def _forbidden(scope: str, endpoint: str, request_id: str) -> web.Response:
+    """Ashby's answer to a key without the scope `endpoint` needs (`faults.key_scopes`)."""
+    message = f"The API key lacks the {scope} permission that {endpoint} requires"
+    return json_response(error_body(MISSING_PERMISSION, message, request_id), status=403)
 
 
 async def _faulty(state: SimState, endpoint: str, request_id: str) -> web.Response | None:

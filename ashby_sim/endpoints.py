@@ -45,9 +45,6 @@ ARCHIVABLE = frozenset(
         "archive_reasons",
     }
 )
-SCOPES = ["candidates:read", "candidates:write", "jobs:read", "jobs:write", "interviews:read", "interviews:write"]
-SCOPES += ["hiring_process_metadata:read"]
-SCOPES += ["organization:read", "offers:read", "offers:write", "api_keys:read", "api_keys:write"]
 SEARCH_LIMIT = 100
 _SANDBOX_EMAIL = re.compile(r"^[a-z]+\.[a-z]+\.(\d+)@example\.org$")
 

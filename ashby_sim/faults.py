@@ -1,9 +1,12 @@
-"""Switchable misbehaviour: latency, 429/5xx rates, sync limits, webhook drop/duplicate/reorder, one-shot failures."""
+"""Switchable misbehaviour: latency, 429/5xx rates, sync limits, webhook drop/duplicate/reorder, one-shot failures,
+and the API key's scopes."""
 
 import dataclasses
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+
+from ashby_sim.permissions import SCOPES
 
 
 class SimError(Exception):
@@ -36,6 +39,8 @@ class Faults:
     webhook_retry_base: float = 10.0  # Ashby waits (2^n - 1) * 10 s before retry n
     webhook_max_attempts: int = 10
     webhook_timeout: float = 10.0
+    # The API key's scopes (`apiKey.info`); an endpoint needing another one answers 403. None: every scope.
+    key_scopes: tuple[str, ...] | None = None
 
     def update(self, values: dict[str, Any]) -> None:
         """Set fields from JSON values; unknown names or wrong types raise SimError(invalid_input)."""
@@ -43,6 +48,9 @@ class Faults:
         for name, value in values.items():
             if name not in known:
                 raise SimError("invalid_input", f"unknown fault {name!r}")
+            if name == "key_scopes":
+                self.key_scopes = _scopes(value)
+                continue
             current = getattr(self, name)
             optional = name in ("retry_after", "incremental_cap", "sync_token_ttl", "cursor_ttl")
             if value is None and optional:
@@ -59,6 +67,17 @@ class Faults:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _scopes(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SimError("invalid_input", "key_scopes must be a list of scopes, or null for all of them")
+    unknown = sorted(set(value) - set(SCOPES))
+    if unknown:
+        raise SimError("invalid_input", f"unknown scopes {', '.join(unknown)}; expected some of: {', '.join(SCOPES)}")
+    return tuple(s for s in SCOPES if s in value)
 
 
 @dataclass

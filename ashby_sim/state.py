@@ -3,7 +3,7 @@
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,14 +64,24 @@ class Webhook:
 
 
 class SimState(Mutations):
-    """A seeded, deterministic Ashby org. Tests mutate it directly; the app serves it over HTTP."""
+    """A seeded, deterministic Ashby org. Tests mutate it directly; the app serves it over HTTP.
 
-    def __init__(self, seed: int = 0, candidates: int = 100, api_key: str = "sandbox-key") -> None:
+    `scopes` are the API key's (`faults.key_scopes`); None: every scope.
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        candidates: int = 100,
+        api_key: str = "sandbox-key",
+        scopes: Iterable[str] | None = None,
+    ) -> None:
         self.seed = seed
         self.api_key = api_key
         self.base_url = ""
         self.records = RecordStore(seed, candidates)
         self.faults = Faults()
+        self.faults.update({"key_scopes": None if scopes is None else list(scopes)})
         self.failures = FailureQueue()
         self.clock = SyncClock()
         self.lister = Lister(self.records, self.faults, self.clock)

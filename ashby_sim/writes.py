@@ -3,8 +3,9 @@ calls a `SimState` mutation."""
 
 from typing import Any
 
-from ashby_sim.endpoints import SCOPES, Body, Handler, need, ok, search_candidates, text
+from ashby_sim.endpoints import Body, Handler, need, ok, search_candidates, text
 from ashby_sim.faults import SimError
+from ashby_sim.permissions import SCOPES
 from ashby_sim.state import SimState
 
 _CANDIDATE_FIELDS = (
@@ -153,7 +154,14 @@ async def webhook_info(state: SimState, body: Body) -> Body:
 
 
 async def api_key_info(state: SimState, body: Body) -> Body:
-    return ok({"title": "Sandbox API key", "createdAt": state.started_at, "scopes": list(SCOPES)})
+    scopes = state.faults.key_scopes
+    return ok(
+        {
+            "title": "Sandbox API key",
+            "createdAt": state.started_at,
+            "scopes": list(SCOPES if scopes is None else scopes),
+        }
+    )
 
 
 WRITE_HANDLERS: dict[str, Handler] = {

@@ -22,7 +22,7 @@ from store.pool import Pool, create_pool
 from store.secrets import SecretBox
 from store.sync_state import SyncState
 from sync.accounts import account_context, sync_account
-from sync.passes import PassResult
+from sync.passes import SKIPPED_RUNNING, SKIPPED_SUPERSEDED, PassResult
 
 NO_ACCOUNTS = "no accounts yet: add one with `ashby-sync accounts add --name N --api-key K`"
 
@@ -74,7 +74,6 @@ class ProgressBars:
                 self._progress.update(bar.task, rate=r.rows / r.seconds)
 
 
-SKIPPED = "skipped: another pass is running"
 FULL_QUEUED = "; a full pass is queued"
 
 
@@ -95,7 +94,7 @@ def _summary(
         table.add_column(name, justify="left" if name in ("mode", "result") else "right")
     for r in sorted(results, key=lambda r: r.resource):
         if r.mode == "skipped":
-            note = SKIPPED + (FULL_QUEUED if r.resource in full_queued else "")
+            note = f"skipped: {r.skipped or SKIPPED_RUNNING}" + (FULL_QUEUED if r.resource in full_queued else "")
             table.add_row(r.resource, "-", "-", "-", "-", "-", "-", f"[yellow]{note}[/]")
             continue
         note = f"full after {r.restarted}" if r.restarted else "ok"
@@ -115,8 +114,9 @@ def _summary(
 
 
 async def _queue_full_passes(pool: Pool, account_id: uuid.UUID, results: Sequence[PassResult]) -> set[str]:
-    """Make the next pass of each resource whose --full pass was skipped a full one (the worker's sweeper runs it)."""
-    skipped = {r.resource for r in results if r.mode == "skipped"}
+    """Make the next pass of each resource whose --full pass was skipped for another pass a full one (the worker's
+    sweeper runs it); not of one the key may not read."""
+    skipped = {r.resource for r in results if r.skipped in (SKIPPED_RUNNING, SKIPPED_SUPERSEDED)}
     if skipped:
         async with pool.acquire() as conn:
             for resource in sorted(skipped):

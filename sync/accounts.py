@@ -9,6 +9,7 @@ import aiohttp
 import structlog
 
 from ashby_api.client import AshbyClient
+from ashby_api.errors import AshbyError, AshbyForbidden, AshbyUnauthorized
 from ashby_api.resources import RESOURCES, Resource
 from ashby_api.retry import Retrier
 from store import accounts
@@ -60,15 +61,32 @@ async def load_client(
     )
 
 
+async def fetch_scopes(client: AshbyClient, retry: Retrier) -> frozenset[str] | None:
+    """The scopes the client's key holds (`apiKey.info`); None when Ashby does not tell, and then every resource is
+    tried, as if the key could read them all."""
+    try:
+        info = await retry(client.api_key_info)
+    except (AshbyUnauthorized, AshbyForbidden) as exc:  # a key without api_keys:read may not ask
+        log.info("api_key_scopes_unknown", error=type(exc).__name__, status=exc.status, code=exc.code)
+        return None
+    except AshbyError as exc:  # the passes meet the same failure and record it
+        log.warning("api_key_scopes_unknown", error=type(exc).__name__, detail=str(exc))
+        return None
+    return frozenset(info.scopes)
+
+
 @asynccontextmanager
 async def account_context(
     pool: Pool, session: aiohttp.ClientSession, box: SecretBox, account_id: uuid.UUID, retry: Retrier | None = None
 ) -> AsyncIterator[SyncContext]:
-    """The SyncContext of one account: its client (with its in-flight cap) over the process's session."""
+    """The SyncContext of one account: its client (with its in-flight cap) over the process's session, and the
+    scopes of its key (one `apiKey.info` call)."""
     limits = InFlightLimits(pool)
+    retry = retry or Retrier()
     try:
         client = await load_client(pool, session, box, account_id, limits)
-        yield SyncContext(pool=pool, client=client, account_id=account_id, retry=retry or Retrier())
+        scopes = await fetch_scopes(client, retry)
+        yield SyncContext(pool=pool, client=client, account_id=account_id, retry=retry, scopes=scopes)
     finally:
         await limits.aclose()
 
@@ -89,7 +107,10 @@ async def sync_account(
     concurrency: int = 4,
     progress: Progress | None = None,
 ) -> tuple[list[PassResult], list[tuple[str, BaseException]]]:
-    """Run one pass of each resource, `concurrency` at a time; returns the results and the failures."""
+    """Run one pass of each resource, `concurrency` at a time; returns the results and the failures.
+
+    A resource the account's key may not read (`ctx.scopes`) is not passed: its result says skipped.
+    """
     results: list[PassResult] = []
     failures: list[tuple[str, BaseException]] = []
     gate = asyncio.Semaphore(concurrency)

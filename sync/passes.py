@@ -35,12 +35,16 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True, slots=True)
 class SyncContext:
-    """What passes of one account need: the pool, the account's client, and how to retry its calls."""
+    """What passes of one account need: the pool, the account's client, and how to retry its calls.
+
+    `scopes` are what the account's key may read (`apiKey.info`); None when unknown: every resource is tried.
+    """
 
     pool: Pool
     client: AshbyClient
     account_id: uuid.UUID
     retry: Retrier
+    scopes: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +52,7 @@ class PassResult:
     """The outcome of one pass."""
 
     resource: str
-    mode: str  # full | incremental | skipped (another process holds the pass)
+    mode: str  # full | incremental | skipped (see `skipped`)
     rows: int = 0
     pages: int = 0
     written: int = 0
@@ -57,6 +61,12 @@ class PassResult:
     rejected: int = 0
     restarted: str | None = None  # the error code that made the pass restart full
     seconds: float = 0.0
+    skipped: str | None = None  # why no pass ran: SKIPPED_RUNNING, SKIPPED_SUPERSEDED or SKIPPED_NO_SCOPE
+
+
+SKIPPED_RUNNING = "another pass is running"
+SKIPPED_SUPERSEDED = "another run took the pass over"
+SKIPPED_NO_SCOPE = "the API key may not read it"
 
 
 class SyncProtocolError(AshbyProtocolError):
@@ -82,15 +92,19 @@ class _Tally:
 async def sync_resource(
     ctx: SyncContext, resource: Resource, *, full: bool = False, progress: Progress | None = None
 ) -> PassResult:
-    """Run (or resume) one pass of `resource`; skipped when another worker is running it right now.
+    """Run (or resume) one pass of `resource`; skipped when another worker is running it right now, or when the
+    account's key may not read it (Ashby would answer 403 every time: nothing to record or retry).
 
     Raises:
         AshbyError: the pass failed; its error is recorded in sync_state and its checkpoint kept.
     """
+    if not resource.readable_with(ctx.scopes):
+        log.info("sync_pass_skipped", resource=resource.name, reason="no_scope", scope=resource.scope)
+        return PassResult(resource.name, "skipped", skipped=f"{SKIPPED_NO_SCOPE} ({resource.scope})")
     async with sync_state.pass_lock(ctx.pool, ctx.account_id, resource.name) as locked:
         if not locked:
             log.info("sync_pass_skipped", resource=resource.name, reason="locked")
-            return PassResult(resource.name, "skipped")
+            return PassResult(resource.name, "skipped", skipped=SKIPPED_RUNNING)
         try:
             try:
                 return await _run(ctx, resource, full=full, progress=progress)
@@ -100,7 +114,7 @@ async def sync_resource(
                 return await _run(ctx, resource, full=True, progress=progress, restarted=exc.code)
         except PassSupersededError:  # its lock was lost and another pass began: that one owns the state now
             log.warning("sync_pass_skipped", resource=resource.name, reason="superseded")
-            return PassResult(resource.name, "skipped")
+            return PassResult(resource.name, "skipped", skipped=SKIPPED_SUPERSEDED)
         except Exception as exc:  # recorded for `status`, then re-raised unchanged
             async with ctx.pool.acquire() as conn:
                 await sync_state.record_error(conn, ctx.account_id, resource.name, f"{type(exc).__name__}: {exc}")

@@ -11,12 +11,12 @@ import aiohttp
 from structlog.contextvars import bound_contextvars
 
 from ashby_api.client import AshbyClient
-from ashby_api.retry import Retrier
+from ashby_api.retry import Retrier, RetryPolicy
 from core.config import Settings
 from core.queue import JobQueue
 from store.pool import Pool
 from store.secrets import SecretBox
-from sync.accounts import InFlightLimits, load_client
+from sync.accounts import InFlightLimits, fetch_scopes, load_client
 from sync.passes import SyncContext
 
 Ctx = dict[str, Any]
@@ -25,6 +25,7 @@ R = TypeVar("R")
 Job = Callable[Concatenate[Ctx, P], Coroutine[Any, Any, R]]
 
 CLIENT_TTL_S = 300.0  # credentials or caps changed with `accounts` reach a running worker within this
+ONE_TRY = Retrier(policy=RetryPolicy(max_attempts=1))
 
 
 @dataclass(slots=True)
@@ -38,19 +39,25 @@ class Deps:
     queue: JobQueue
     retry: Retrier = field(default_factory=Retrier)
     client_ttl_s: float = CLIENT_TTL_S
-    _clients: dict[uuid.UUID, tuple[AshbyClient, float]] = field(default_factory=dict)
+    # per account: its client, its key's scopes (None: unknown, every resource is tried), when they were loaded
+    _clients: dict[uuid.UUID, tuple[AshbyClient, frozenset[str] | None, float]] = field(default_factory=dict)
     _limits: InFlightLimits | None = None
 
     async def sync_context(self, account_id: uuid.UUID) -> SyncContext:
-        """The account's SyncContext; its clients, old and reloaded, share one cap for every job of this process."""
+        """The account's SyncContext; its clients, old and reloaded, share one cap for every job of this process.
+
+        The key's scopes are asked for when the client is (re)loaded, once, without retries: a job (a webhook's, say)
+        never waits on Ashby for them, and unknown scopes only mean every resource is tried."""
         cached = self._clients.get(account_id)
-        if cached is None or time.monotonic() - cached[1] > self.client_ttl_s:
+        if cached is None or time.monotonic() - cached[2] > self.client_ttl_s:
             if self._limits is None:
                 self._limits = InFlightLimits(self.pool)
             client = await load_client(self.pool, self.session, self.box, account_id, self._limits)
-            cached = (client, time.monotonic())
+            scopes = await fetch_scopes(client, ONE_TRY)
+            cached = (client, scopes, time.monotonic())
             self._clients[account_id] = cached
-        return SyncContext(pool=self.pool, client=cached[0], account_id=account_id, retry=self.retry)
+        client, scopes, _ = cached
+        return SyncContext(pool=self.pool, client=client, account_id=account_id, retry=self.retry, scopes=scopes)
 
     async def aclose(self) -> None:
         """Give back what the accounts' in-flight caps hold in Postgres (before the pool closes)."""

@@ -25,7 +25,7 @@ from store.pool import Pool
 from store.sync_state import SyncState
 from sync.passes import sync_resource
 from sync.webhook_apply import apply_event, drain_pending
-from worker.deps import Ctx, deps, job
+from worker.deps import Ctx, Deps, deps, job
 
 log = structlog.get_logger(__name__)
 
@@ -122,6 +122,17 @@ async def _all_states(pool: Pool) -> list[SyncState]:
     return [stored.get((a, r.name)) or SyncState(account_id=a, resource=r.name) for a in ids for r in RESOURCES]
 
 
+async def _readable(d: Deps, states: list[SyncState]) -> list[SyncState]:
+    """The states of resources the account's key may read (its scopes, cached with its client; all when unknown)."""
+    scopes: dict[uuid.UUID, frozenset[str] | None] = {}
+    for account_id in {s.account_id for s in states}:
+        try:
+            scopes[account_id] = (await d.sync_context(account_id)).scopes
+        except AppError:  # the account's pass jobs meet and record the same error
+            scopes[account_id] = None
+    return [s for s in states if BY_NAME[s.resource].readable_with(scopes[s.account_id])]
+
+
 def _retry_or_give_up(exc: BaseException, job_try: int, *, retryable: bool) -> str:
     """Schedule an arq retry of a retryable error with tries left; otherwise one warning line and a short outcome."""
     if retryable and job_try < MAX_TRIES:
@@ -161,6 +172,8 @@ async def _pass(ctx: Ctx, account_id: str, resource: str, *, full: bool) -> str:
             return _retry_or_give_up(exc, job_try, retryable=True)
         except AppError as exc:
             return _retry_or_give_up(exc, job_try, retryable=exc.retryable)
+    if result.skipped:
+        return f"skipped: {result.skipped}"
     return f"{result.mode}: {result.rows} rows, {result.pages} pages"
 
 
@@ -200,7 +213,7 @@ async def schedule_syncs(ctx: Ctx) -> int:
     d = deps(ctx)
     policy = PassPolicy.from_settings(d.settings)
     now = datetime.now(UTC)
-    states = await _all_states(d.pool)
+    states = await _readable(d, await _all_states(d.pool))
     queued = waiting = 0
     for state in states:
         if backing_off(state, now=now, policy=policy):
@@ -218,7 +231,8 @@ async def sweep(ctx: Ctx) -> int:
     d = deps(ctx)
     policy = PassPolicy.from_settings(d.settings)
     now = datetime.now(UTC)
-    due = [(s, name) for s in await _all_states(d.pool) if (name := next_pass(s, now=now, policy=policy))]
+    states = await _readable(d, await _all_states(d.pool))
+    due = [(s, name) for s in states if (name := next_pass(s, now=now, policy=policy))]
     newly_full = [s for s, name in due if name is JobName.FULL_RESYNC and not s.full_requested]
     if newly_full:
         async with d.pool.acquire() as conn:

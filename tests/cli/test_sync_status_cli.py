@@ -7,6 +7,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import Progress
 
+from ashby_sim.permissions import SCOPES
 from ashby_sync.sync_commands import ProgressBars
 from store import accounts, sync_state
 from store.secrets import SecretBox
@@ -73,6 +74,18 @@ async def test_a_skipped_pass_without_full_queues_nothing(db, env, account_id) -
     assert row_of(out, "jobs")[-1] == "skipped: another pass is running"
     async with db.acquire() as conn:
         assert not (await sync_state.get_state(conn, account_id, "jobs")).full_requested
+
+
+@pytest.mark.sandbox(scopes=[s for s in SCOPES if s != "offers:read"])
+async def test_a_resource_the_key_may_not_read_is_skipped_and_said_so(db, env, account_id) -> None:
+    code, out, err = await ashby_sync(
+        "sync", "--account", "sandbox", "--resource", "offers", "--resource", "jobs", "--full", env=env
+    )
+    assert code == 0, err
+    assert row_of(out, "offers")[-1] == "skipped: the API key may not read it (offers:read)"
+    assert row_of(out, "jobs")[1:2] == ["full"]
+    async with db.acquire() as conn:  # nothing queued: a full pass of it would be skipped just the same
+        assert not (await sync_state.get_state(conn, account_id, "offers")).full_requested
 
 
 async def test_status_tells_a_running_pass_from_an_interrupted_one(db, env, account_id) -> None:

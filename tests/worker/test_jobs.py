@@ -4,6 +4,7 @@ import dataclasses
 import pytest
 
 from ashby_api.resources import RESOURCES
+from ashby_sim.permissions import SCOPES
 from core.queue import JobName, enqueue, sync_job_id
 from store import sync_state
 from store.pool import create_pool
@@ -120,3 +121,12 @@ async def test_a_full_resync_tried_again_resumes_its_pass_from_the_checkpoint(
 async def _candidates_state(db, account_id) -> sync_state.SyncState:
     async with db.acquire() as conn:
         return await sync_state.get_state(conn, account_id, "candidates")
+
+
+@pytest.mark.sandbox(scopes=[s for s in SCOPES if s != "offers:read"])
+async def test_the_worker_leaves_alone_what_the_key_may_not_read(db, deps: Deps, redis_client, fake_ashby, account_id):
+    ctx = {"deps": dataclasses.replace(deps, retry=FAST_RETRY), "job_try": 1}
+    await redis_client.flushdb()
+    assert await sweep(ctx) == len(RESOURCES) - 1  # every resource but offers is due
+    assert await full_resync(ctx, str(account_id), "offers") == "skipped: the API key may not read it (offers:read)"
+    assert not [r for r in fake_ashby.requests if r.endpoint == "offer.list"]
