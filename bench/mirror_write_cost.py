@@ -7,6 +7,7 @@ Postgres server must run on this machine) per row. The variants take one cost aw
 - `mirror`: the typed newer-wins upsert into the mirror as the pass writes it (`store.mirror.upsert_bodies`);
 - `no-secondary-indexes`: the same with every index but the primary keys dropped;
 - `no-foreign-keys`: the same with the mirror tables' foreign keys to `accounts` dropped;
+- `gist-trigrams`: the name and email trigram indexes as GiST instead of GIN (one entry a row, not one a trigram);
 - `extract-only`: Postgres reads the typed columns from the pages as the upsert does, and writes nothing;
 - `raw-only`: each object INSERTed as it is into an `(account_id, id, raw jsonb)` table without indexes, as the
   throughput benchmark's COPY baseline stores it: the floor.
@@ -41,6 +42,11 @@ SETUP: dict[str, list[str]] = {
     "mirror": [],
     "no-secondary-indexes": [f"drop index {ix}" for t in TABLES for ix in _SECONDARY[t]],
     "no-foreign-keys": [f"alter table {t} drop constraint {t}_account_id_fkey" for t in TABLES],
+    "gist-trigrams": [
+        stmt
+        for column, index in (("name", "candidates_name_trgm"), ("primary_email", "candidates_email_trgm"))
+        for stmt in (f"drop index {index}", f"create index {index} on candidates using gist ({column} gist_trgm_ops)")
+    ],
     "extract-only": [],
     "raw-only": [
         stmt
