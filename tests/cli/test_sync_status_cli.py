@@ -1,6 +1,9 @@
 """`ashby-sync sync`, `status` and `worker` as a user runs them: what they say when things are not simply fine."""
 
+import asyncio
 import io
+import os
+import sys
 
 import pytest
 from pydantic import SecretStr
@@ -175,3 +178,25 @@ async def test_flags_are_not_shown_as_taking_a_value() -> None:
         for flag in flags:
             (line,) = [line for line in out.splitlines() if f" {flag} " in line]
             assert "<bool>" not in line, line
+
+
+async def test_worker_check_says_whether_a_worker_is_alive(db, env, redis_client) -> None:
+    code, _, _ = await ashby_sync("worker", "--check", env=env)
+    assert code == 1  # none runs
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ashby_sync",
+        "worker",
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with asyncio.timeout(60):  # until the worker has started and written its health key
+            while (await ashby_sync("worker", "--check", env=env))[0] != 0:
+                assert worker.returncode is None, "the worker exited"
+                await asyncio.sleep(0.2)
+    finally:
+        worker.terminate()
+        await worker.wait()
