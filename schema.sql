@@ -4,6 +4,18 @@
 
 create extension if not exists pg_trgm;
 
+-- `create index if not exists` waits for a share lock on its table even when the index is there, and holds it until
+-- the migration commits: migrating again beside a running worker would stall its writes (or deadlock with them).
+-- Indexes are created through this instead, only when missing (a function of this session only).
+create or replace function pg_temp.create_index_once(index_name text, ddl text) returns void
+language plpgsql as $f$
+begin
+  if to_regclass(index_name) is null then
+    execute ddl;
+  end if;
+end
+$f$;
+
 create table if not exists schema_version (
   version integer primary key,
   applied_at timestamptz not null default now()
@@ -37,7 +49,7 @@ create table if not exists webhook_inbox (
   applied_at timestamptz,
   primary key (account_id, webhook_action_id, action)
 );
-create index if not exists webhook_inbox_pending on webhook_inbox (received_at) where status = 'pending';
+select pg_temp.create_index_once('webhook_inbox_pending', $ddl$create index webhook_inbox_pending on webhook_inbox (received_at) where status = 'pending'$ddl$);
 
 -- Ashby webhooks this deployment registered (Ashby has no webhook.list).
 create table if not exists ashby_webhooks (
@@ -81,7 +93,7 @@ create table if not exists events (
   created_at timestamptz not null default now(),
   unique (account_id, type, subject_id)
 );
-create index if not exists events_account_created on events (account_id, created_at);
+select pg_temp.create_index_once('events_account_created', $ddl$create index events_account_created on events (account_id, created_at)$ddl$);
 
 -- Platforms that receive events by push. The secret is encrypted at rest.
 create table if not exists subscriptions (
@@ -105,7 +117,7 @@ create table if not exists deliveries (
   delivered_at timestamptz,
   primary key (event_id, subscription_id)
 );
-create index if not exists deliveries_due on deliveries (next_attempt_at) where status in ('pending', 'failed');
+select pg_temp.create_index_once('deliveries_due', $ddl$create index deliveries_due on deliveries (next_attempt_at) where status in ('pending', 'failed')$ddl$);
 
 -- Bearer tokens for MCP and the events feed, stored as SHA-256 hashes only.
 create table if not exists mcp_tokens (
@@ -435,29 +447,46 @@ create table if not exists interview_stages (
   primary key (account_id, id)
 );
 
--- The run that owns a pass in progress: each run that begins or resumes the pass claims it, and only the holder of
--- the claim can checkpoint (a run whose lock connection dropped stops at its next page instead).
-alter table sync_state add column if not exists pass_claim uuid;
-
+-- Columns added after their tables were, each only where missing: `add column if not exists` takes an exclusive
+-- lock on the table even when the column is there, and held until the migration commits it would stall (or
+-- deadlock with) a running worker's page writes and checkpoints.
+--
+-- sync_state.pass_claim: the run that owns a pass in progress. Each run that begins or resumes the pass claims it,
+-- and only the holder of the claim can checkpoint (a run whose lock connection dropped stops at its next page).
+--
 -- Candidate search: full text over names, contacts, employer, school and tags; trigrams for fuzzy lookups.
 -- search_text (names, emails, phones, employer, position, school, tags) is assembled by the writer.
-alter table candidates add column if not exists search_text text;
-alter table candidates add column if not exists search tsvector
-  generated always as (to_tsvector('simple', coalesce(search_text, ''))) stored;
-create index if not exists candidates_search on candidates using gin (search);
-create index if not exists candidates_name_trgm on candidates using gin (name gin_trgm_ops);
-create index if not exists candidates_email_trgm on candidates using gin (primary_email gin_trgm_ops);
-create index if not exists candidates_tag_ids on candidates using gin (tag_ids);
-create index if not exists candidates_updated on candidates (account_id, updated_at);
+do $$
+begin
+  if not exists (select 1 from pg_attribute where attrelid = 'sync_state'::regclass and attname = 'pass_claim'
+                 and not attisdropped) then
+    alter table sync_state add column pass_claim uuid;
+  end if;
+  if not exists (select 1 from pg_attribute where attrelid = 'candidates'::regclass and attname = 'search_text'
+                 and not attisdropped) then
+    alter table candidates add column search_text text;
+  end if;
+  if not exists (select 1 from pg_attribute where attrelid = 'candidates'::regclass and attname = 'search'
+                 and not attisdropped) then
+    alter table candidates add column search tsvector
+      generated always as (to_tsvector('simple', coalesce(search_text, ''))) stored;
+  end if;
+end
+$$;
+select pg_temp.create_index_once('candidates_search', $ddl$create index candidates_search on candidates using gin (search)$ddl$);
+select pg_temp.create_index_once('candidates_name_trgm', $ddl$create index candidates_name_trgm on candidates using gin (name gin_trgm_ops)$ddl$);
+select pg_temp.create_index_once('candidates_email_trgm', $ddl$create index candidates_email_trgm on candidates using gin (primary_email gin_trgm_ops)$ddl$);
+select pg_temp.create_index_once('candidates_tag_ids', $ddl$create index candidates_tag_ids on candidates using gin (tag_ids)$ddl$);
+select pg_temp.create_index_once('candidates_updated', $ddl$create index candidates_updated on candidates (account_id, updated_at)$ddl$);
 
-create index if not exists applications_candidate on applications (account_id, candidate_id);
-create index if not exists applications_job_stage on applications (account_id, job_id, stage_id);
-create index if not exists applications_status on applications (account_id, status);
-create index if not exists offers_application on offers (account_id, application_id);
-create index if not exists interview_schedules_application on interview_schedules (account_id, application_id);
-create index if not exists interview_events_schedule on interview_events (account_id, interview_schedule_id);
-create index if not exists application_feedback_application on application_feedback (account_id, application_id);
-create index if not exists interview_stages_plan on interview_stages (account_id, interview_plan_id);
+select pg_temp.create_index_once('applications_candidate', $ddl$create index applications_candidate on applications (account_id, candidate_id)$ddl$);
+select pg_temp.create_index_once('applications_job_stage', $ddl$create index applications_job_stage on applications (account_id, job_id, stage_id)$ddl$);
+select pg_temp.create_index_once('applications_status', $ddl$create index applications_status on applications (account_id, status)$ddl$);
+select pg_temp.create_index_once('offers_application', $ddl$create index offers_application on offers (account_id, application_id)$ddl$);
+select pg_temp.create_index_once('interview_schedules_application', $ddl$create index interview_schedules_application on interview_schedules (account_id, application_id)$ddl$);
+select pg_temp.create_index_once('interview_events_schedule', $ddl$create index interview_events_schedule on interview_events (account_id, interview_schedule_id)$ddl$);
+select pg_temp.create_index_once('application_feedback_application', $ddl$create index application_feedback_application on application_feedback (account_id, application_id)$ddl$);
+select pg_temp.create_index_once('interview_stages_plan', $ddl$create index interview_stages_plan on interview_stages (account_id, interview_plan_id)$ddl$);
 
 -- Storage of the large columns. Only columns not yet set are altered, so migrating again takes no lock.
 --

@@ -1,3 +1,4 @@
+import asyncio
 import uuid
 
 import asyncpg
@@ -60,6 +61,25 @@ async def test_migrate_creates_the_database_and_is_a_no_op_the_second_time() -> 
             assert await conn.fetchval("select count(*) from schema_version") == 1
         finally:
             await conn.close()
+    finally:
+        await _drop(name)
+
+
+async def test_migrating_again_does_not_wait_for_a_running_pass_s_checkpoint() -> None:
+    # A page write holds its sync_state row (and mirror rows) until it commits; a migration run meanwhile must not
+    # need an exclusive lock on those tables, or it would wait for the pass, and the pass then for it.
+    name = f"ashby_mig_{uuid.uuid4().hex[:10]}"
+    url = f"{BASE}/{name}"
+    try:
+        await migrate(url)
+        writer = await asyncpg.connect(url)
+        try:
+            async with writer.transaction():
+                await writer.execute("lock table sync_state, candidates, applications in row exclusive mode")
+                async with asyncio.timeout(30):
+                    assert await migrate(url) == 1
+        finally:
+            await writer.close()
     finally:
         await _drop(name)
 
