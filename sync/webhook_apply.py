@@ -203,9 +203,8 @@ async def write_changes(conn: Conn, ctx: SyncContext, changes: Changes) -> _Tall
     account_id = ctx.account_id
     current: set[tuple[str, Any]] = set()  # what this event stored as the newest version
     for table, obj in changes.upserts:
-        result = await mirror.upsert_page(
-            conn, table, account_id, [obj], revive_deleted=False, fetched_at=changes.read_at
-        )
+        read_at = changes.read_time(table, obj.get("id"))
+        result = await mirror.upsert_page(conn, table, account_id, [obj], revive_deleted=False, fetched_at=read_at)
         tally.written += result.written
         tally.stale += result.stale
         if result.written:
@@ -234,8 +233,9 @@ async def write_changes(conn: Conn, ctx: SyncContext, changes: Changes) -> _Tall
         summary = candidate_summary(m.kept) if m.kept is not None else {"id": m.kept_id}
         tally.moved += len(await merges.move_applications(conn, account_id, m.deleted_id, summary))
         if m.kept is not None:
+            read_at = changes.read_time("candidates", m.kept_id)
             result = await mirror.upsert_page(
-                conn, "candidates", account_id, [m.kept], revive_deleted=False, fetched_at=changes.read_at
+                conn, "candidates", account_id, [m.kept], revive_deleted=False, fetched_at=read_at
             )
             tally.written += result.written
             tally.stale += result.stale

@@ -6,7 +6,6 @@ offers and openings have no `updatedAt`; they are always re-read with `.info` at
 least as new as the event, so a late delivery writes the current state rather than its stale payload.
 """
 
-import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -89,8 +88,13 @@ class Changes:
     merge: Merge | None = None
     skip_reason: str | None = None
     fetched: int = 0
-    # Made before any `.info` read: no later than any read the upserts hold (orders objects without updatedAt)
+    # When the upserts' objects were read from Ashby, which orders versions of objects without updatedAt: each
+    # `.info` read's own request (`read_times`, by table and id); the rest came with the event, before it was planned
     read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    read_times: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+    def read_time(self, table: str, record_id: Any) -> datetime:
+        return self.read_times.get((table, record_id), self.read_at)
 
 
 def parse_event(body: bytes, key: InboxKey) -> _Envelope:
@@ -206,16 +210,18 @@ async def _upsert(ctx: SyncContext, changes: Changes, table: str, obj: dict[str,
 
 async def _refetch(ctx: SyncContext, changes: Changes, table: str, record_id: str) -> None:
     """Read the current object with its `.info` call; Ashby not knowing it any more means it was deleted."""
-    fetched = await fetch_info(ctx, table, record_id)
+    fetched, read_at = await fetch_info(ctx, table, record_id)
     changes.fetched += 1
     if fetched is None:
         changes.deletes.append((table, record_id))
     else:
         changes.upserts.append((table, fetched))
+        changes.read_times[(table, record_id)] = read_at
 
 
-async def fetch_info(ctx: SyncContext, table: str, record_id: str) -> dict[str, Any] | None:
-    """The object as `.info` returns it (unparsed, as the mirror stores it), or None when Ashby has no such id.
+async def fetch_info(ctx: SyncContext, table: str, record_id: str) -> tuple[dict[str, Any] | None, datetime]:
+    """The object as `.info` returns it (unparsed, as the mirror stores it), or None when Ashby has no such id; and
+    when the request that read it was sent (its last try's).
 
     Raises:
         AshbyError: the call failed after the context's retries.
@@ -223,14 +229,21 @@ async def fetch_info(ctx: SyncContext, table: str, record_id: str) -> dict[str, 
     endpoint = BY_NAME[table].info_endpoint
     assert endpoint is not None, table
     body = {INFO_ID_PARAM[endpoint]: record_id}
+    sent = datetime.now(UTC)
+
+    async def call() -> dict[str, Any]:
+        nonlocal sent
+        sent = datetime.now(UTC)
+        return await ctx.client.call(endpoint, body)
+
     try:
-        payload = await ctx.retry(functools.partial(ctx.client.call, endpoint, body))
+        payload = await ctx.retry(call)
     except NotFound:
-        return None
+        return None, sent
     results = payload.get("results")
     if type(results) is not dict or results.get("id") != record_id:
         raise MalformedWebhookError(f"{endpoint} answered without the object {record_id}")
-    return results
+    return results, sent
 
 
 async def _plan_posting_delete(ctx: SyncContext, changes: Changes, data: dict[str, Any], action: str) -> None:
@@ -272,8 +285,9 @@ async def _plan_merge(ctx: SyncContext, changes: Changes, data: dict[str, Any], 
     kept_id = _id(_obj(data, "mergedCandidate", action), action)
     if deleted_id == kept_id:
         raise MalformedWebhookError(f"{action}: a candidate merged into itself")
-    kept = await fetch_info(ctx, "candidates", kept_id)  # its applicationIds and fields changed with the merge
+    kept, read_at = await fetch_info(ctx, "candidates", kept_id)  # its applicationIds and fields changed with the merge
     changes.fetched += 1
+    changes.read_times[("candidates", kept_id)] = read_at
     # The moved applications are re-read too: Ashby gave each a new updatedAt with its new candidate, and only
     # with that is a late update from before the merge (still naming the deleted candidate) seen as stale.
     async with ctx.pool.acquire() as conn:

@@ -4,6 +4,7 @@ as the receiver would store them, and `apply_event` applies them against real Po
 import asyncio
 import copy
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -14,7 +15,7 @@ from store.inbox import InboxKey, NewEvent
 from sync.accounts import sync_account
 from sync.passes import sync_resource
 from sync.webhook_apply import apply_event, candidate_summary
-from sync.webhook_plan import NOT_MIRRORED, PLANNERS, MalformedWebhookError
+from sync.webhook_plan import NOT_MIRRORED, PLANNERS, MalformedWebhookError, plan_changes
 from tests.ashby_events import Recorder, deliver, envelope, store_bodies, subscribe
 from tests.conftest import reference_file
 from tests.helpers import assert_mirror_matches
@@ -576,3 +577,19 @@ async def test_a_full_sync_after_webhooks_agrees_with_them(
     assert failures == []
     await assert_mirror_matches(db, account_id, fake_ashby, "applications")
     await assert_mirror_matches(db, account_id, fake_ashby, "offers")
+
+
+async def test_an_object_read_with_info_is_stamped_with_its_own_read_not_the_events(
+    db, fake_ashby, sync_ctx, account_id
+) -> None:
+    # Objects without updatedAt are ordered by when they were read: a retried `.info` read is as new as its last try.
+    offer = fake_ashby.get("offers", fake_ashby.ids("offers")[0])
+    fake_ashby.faults.latency_ms = 50
+    fake_ashby.fail_next("offer.info", status=503)
+    try:
+        changes = await plan_changes(sync_ctx, "offerUpdate", {"offer": {"id": offer["id"]}})  # incomplete: re-read
+    finally:
+        fake_ashby.faults.latency_ms = 0
+    read = changes.read_time("offers", offer["id"])
+    assert read - changes.read_at >= timedelta(milliseconds=50)  # after the failed first try
+    assert changes.read_time("offers", "not-read") == changes.read_at
