@@ -34,8 +34,16 @@ class Resource:
     parent_param: str | None = None
 
     def readable_with(self, scopes: Set[str] | None) -> bool:
-        """Whether a key holding `scopes` may list this resource; None (scopes unknown) counts as yes."""
-        return scopes is None or self.scope in scopes
+        """Whether a key holding `scopes` may list this resource; None (scopes unknown) counts as yes.
+
+        Names are compared without case or separators: Ashby documents `candidates:read` and `jobs:read`, and the
+        other modules' names are read from its permission names (`hiringProcessMetadataRead`), so a spelling such
+        as `hiringProcessMetadata:read` must match too rather than silently stop a resource."""
+        return scopes is None or _plain(self.scope) in {_plain(s) for s in scopes}
+
+
+def _plain(scope: str) -> str:
+    return "".join(c for c in scope.lower() if c.isalnum())
 
 
 def _inc(name: str, endpoint: str, scope: str, info: str | None = None, **params: Any) -> Resource:

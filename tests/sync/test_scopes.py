@@ -109,3 +109,11 @@ async def test_a_transient_apikey_info_failure_is_retried(db, fake_ashby, accoun
     async with aiohttp.ClientSession() as session, account_context(db, session, box, account_id, FAST_RETRY) as ctx:
         assert ctx.scopes == frozenset(SCOPES)
     assert fake_ashby.request_count("apiKey.info") == 2
+
+
+def test_scope_names_match_whatever_their_case_and_separators() -> None:
+    sources = BY_NAME["sources"]  # hiring_process_metadata:read, a name read from Ashby's permission names
+    assert sources.readable_with({"hiringProcessMetadata:read"})
+    assert sources.readable_with({"HIRING-PROCESS-METADATA:READ"})
+    assert not sources.readable_with({"candidates:read", "hiring_process_metadata:write"})
+    assert sources.readable_with(None)
