@@ -4,14 +4,24 @@
 
 create extension if not exists pg_trgm;
 
--- `create index if not exists` waits for a share lock on its table even when the index is there, and holds it until
--- the migration commits: migrating again beside a running worker would stall its writes (or deadlock with them).
--- Indexes are created through this instead, only when missing (a function of this session only).
+-- `create index if not exists` and `alter table ... add column if not exists` lock their table even when there is
+-- nothing to do, and hold the lock until the migration commits: migrating again beside a running worker would
+-- stall its writes (or deadlock with them). Indexes and columns added after their table are created through these
+-- instead, only when missing (functions of this session only).
 create or replace function pg_temp.create_index_once(index_name text, ddl text) returns void
 language plpgsql as $f$
 begin
   if to_regclass(index_name) is null then
     execute ddl;
+  end if;
+end
+$f$;
+
+create or replace function pg_temp.add_column_once(tbl regclass, col text, definition text) returns void
+language plpgsql as $f$
+begin
+  if not exists (select 1 from pg_attribute where attrelid = tbl and attname = col and not attisdropped) then
+    execute format('alter table %s add column %I %s', tbl, col, definition);
   end if;
 end
 $f$;
@@ -447,32 +457,16 @@ create table if not exists interview_stages (
   primary key (account_id, id)
 );
 
--- Columns added after their tables were, each only where missing: `add column if not exists` takes an exclusive
--- lock on the table even when the column is there, and held until the migration commits it would stall (or
--- deadlock with) a running worker's page writes and checkpoints.
---
 -- sync_state.pass_claim: the run that owns a pass in progress. Each run that begins or resumes the pass claims it,
 -- and only the holder of the claim can checkpoint (a run whose lock connection dropped stops at its next page).
 --
 -- Candidate search: full text over names, contacts, employer, school and tags; trigrams for fuzzy lookups.
 -- search_text (names, emails, phones, employer, position, school, tags) is assembled by the writer.
-do $$
-begin
-  if not exists (select 1 from pg_attribute where attrelid = 'sync_state'::regclass and attname = 'pass_claim'
-                 and not attisdropped) then
-    alter table sync_state add column pass_claim uuid;
-  end if;
-  if not exists (select 1 from pg_attribute where attrelid = 'candidates'::regclass and attname = 'search_text'
-                 and not attisdropped) then
-    alter table candidates add column search_text text;
-  end if;
-  if not exists (select 1 from pg_attribute where attrelid = 'candidates'::regclass and attname = 'search'
-                 and not attisdropped) then
-    alter table candidates add column search tsvector
-      generated always as (to_tsvector('simple', coalesce(search_text, ''))) stored;
-  end if;
-end
-$$;
+select pg_temp.add_column_once('sync_state', 'pass_claim', 'uuid');
+select pg_temp.add_column_once('candidates', 'search_text', 'text');
+select pg_temp.add_column_once(
+  'candidates', 'search', $d$tsvector generated always as (to_tsvector('simple', coalesce(search_text, ''))) stored$d$
+);
 select pg_temp.create_index_once('candidates_search', $ddl$create index candidates_search on candidates using gin (search)$ddl$);
 select pg_temp.create_index_once('candidates_name_trgm', $ddl$create index candidates_name_trgm on candidates using gin (name gin_trgm_ops)$ddl$);
 select pg_temp.create_index_once('candidates_email_trgm', $ddl$create index candidates_email_trgm on candidates using gin (primary_email gin_trgm_ops)$ddl$);
@@ -533,38 +527,29 @@ begin
 end
 $$;
 
--- Who marked a mirror row deleted: 'webhook' (Ashby said the object is gone) or 'sync' (a completed full pass did
--- not list it). A sync page fetched before a webhook's delete still lists the object: it may bring such a row
--- back only with an updatedAt later than the delete, never with a version the delete superseded. Added only where
--- missing, so migrating again takes no lock; last in this file, so on a live database the tables it alters stay
--- locked only until the migration commits (the column is needed, so it waits for each lock rather than skip).
+-- Two columns of every mirror table (those with deleted_at and synced_at), last in this file, so on a live database
+-- the tables they alter stay locked only until the migration commits (they are needed, so each waits for its lock
+-- rather than skip):
+-- - deleted_by: who marked the row deleted, 'webhook' (Ashby said the object is gone) or 'sync' (a completed full
+--   pass did not list it). A sync page fetched before a webhook's delete still lists the object: it may bring such a
+--   row back only with an updatedAt later than the delete, never with a version the delete superseded;
+-- - fetched_at: when the row's version was read from Ashby (the request's start). It orders versions of objects that
+--   have no updatedAt (offers, openings, sources...), so a sync page read before a webhook's `.info` cannot undo it.
 do $$
 declare
-  tbl record;
+  tbl regclass;
 begin
   set local lock_timeout to default;  -- the storage block above set 2 s for its optional changes; this one waits
   for tbl in
-    select c.relname
+    select c.oid::regclass
     from pg_class c
     join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = current_schema() and c.relkind = 'r'
       and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'deleted_at' and not a.attisdropped)
       and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'synced_at' and not a.attisdropped)
-      and not exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'deleted_by' and not a.attisdropped)
   loop
-    execute format('alter table %I add column deleted_by text', tbl.relname);
-  end loop;
-  -- When the row's version was read from Ashby (the request's start): orders versions of objects that have no
-  -- updatedAt (offers, openings, sources...), so a sync page read before a webhook's `.info` cannot undo it.
-  for tbl in
-    select c.relname
-    from pg_class c
-    join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = current_schema() and c.relkind = 'r'
-      and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'deleted_by' and not a.attisdropped)
-      and not exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'fetched_at' and not a.attisdropped)
-  loop
-    execute format('alter table %I add column fetched_at timestamptz', tbl.relname);
+    perform pg_temp.add_column_once(tbl, 'deleted_by', 'text');
+    perform pg_temp.add_column_once(tbl, 'fetched_at', 'timestamptz');
   end loop;
 end
 $$;
