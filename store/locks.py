@@ -43,18 +43,21 @@ async def try_advisory_lock(pool: Pool, name: str, *, wait_s: float = 0.0, poll_
                     await conn.execute("select pg_advisory_unlock($1)", key)
 
 
-async def lock_held(conn: Conn, name: str) -> bool:
-    """Whether a session holds the lock named `name` in this database; read from `pg_locks`, never taken (taking it
-    even for a moment could make a pass starting then skip)."""
+async def lock_holder(conn: Conn, name: str) -> int | None:
+    """The backend pid of the session holding the lock named `name` in this database, if one does; read from
+    `pg_locks`, never taken (taking it even for a moment could make a pass starting then skip)."""
     key = lock_key(name) & 0xFFFF_FFFF_FFFF_FFFF  # pg_locks shows the 64-bit key as two unsigned 32-bit halves
-    return bool(
-        await conn.fetchval(
-            """select exists (
-                 select 1 from pg_locks
-                 where locktype = 'advisory' and granted and objsubid = 1
-                   and database = (select oid from pg_database where datname = current_database())
-                   and classid::bigint = $1 and objid::bigint = $2)""",
-            key >> 32,
-            key & 0xFFFF_FFFF,
-        )
+    pid = await conn.fetchval(
+        """select pid from pg_locks
+           where locktype = 'advisory' and granted and objsubid = 1
+             and database = (select oid from pg_database where datname = current_database())
+             and classid::bigint = $1 and objid::bigint = $2""",
+        key >> 32,
+        key & 0xFFFF_FFFF,
     )
+    return int(pid) if pid is not None else None
+
+
+async def lock_held(conn: Conn, name: str) -> bool:
+    """Whether a session holds the lock named `name` in this database (`lock_holder`)."""
+    return await lock_holder(conn, name) is not None

@@ -9,7 +9,7 @@ from structlog.testing import capture_logs
 from ashby_api.errors import AshbyForbidden, AshbyRateLimited, AshbyServerError
 from ashby_api.resources import BY_NAME, RESOURCES, SyncMode
 from store import mirror, sync_state
-from store.locks import lock_key
+from store.locks import lock_holder, lock_key
 from sync.accounts import sync_account
 from sync.passes import ParentNotMirroredError, SyncProtocolError, sync_resource
 from tests.helpers import DEFAULT_RETRY_NO_WAIT, assert_mirror_matches, lock_waiters, row_locked
@@ -287,14 +287,8 @@ async def test_pages_queued_while_the_writer_waits_are_written_together_and_exac
 
 async def _terminate_lock_holder(db, name: str) -> None:
     """End the session holding the advisory lock `name` (as a dropped connection would)."""
-    key = lock_key(name) & 0xFFFF_FFFF_FFFF_FFFF
     async with db.acquire() as conn:
-        pid = await conn.fetchval(
-            """select pid from pg_locks where locktype = 'advisory' and granted
-               and classid::bigint = $1 and objid::bigint = $2 and objsubid = 1""",
-            key >> 32,
-            key & 0xFFFF_FFFF,
-        )
+        pid = await lock_holder(conn, name)
         assert pid is not None
         assert await conn.fetchval("select pg_terminate_backend($1, 5000)", pid)  # returns once it has ended
 
